@@ -26,7 +26,11 @@ int qt_error_prefix(int code, const char *fmt, ...)
 	memcpy(old, last_msg, sizeof old);
 	if (!old[0])
 		snprintf(old, sizeof old, "%s", qt_strerror(code));
-	snprintf(last_msg, sizeof last_msg, "%s%s", prefix, old);
+	size_t n = strlen(prefix);
+	if (n >= sizeof last_msg)
+		n = sizeof last_msg - 1;
+	memcpy(last_msg, prefix, n);
+	snprintf(last_msg + n, sizeof last_msg - n, "%s", old);
 	return code;
 }
 
