@@ -21,7 +21,8 @@
  * one channel:
  *   dgamma += sum dy * xhat,  dbeta += sum dy      (accumulate)
  *   training: dx = gamma invstd (dy - sum dy / M - xhat sum(dy xhat) / M)
- *   eval:     dx = gamma invstd dy                  (dx is overwritten)
+ *   eval:     dx = gamma invstd dy                  (dx is overwritten;
+ *                                                   NULL skips it)
  * Statistics are accumulated in double for both dtypes (as ATen does).
  */
 #ifndef REAL_TEMPLATE
@@ -113,6 +114,8 @@ void FN(qt_batchnorm_backward)(real *dx, real *dgamma, real *dbeta,
 			dgamma[c] += (real)sum_dy_xhat;
 		if (dbeta)
 			dbeta[c] += (real)sum_dy;
+		if (!dx)
+			continue;
 		/* dx = k * (dy - a - xhat * b), in the form ATen uses */
 		double k = g * invstd;
 		double a = training ? sum_dy / (double)M : 0;

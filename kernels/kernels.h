@@ -279,8 +279,9 @@ int qt_dropout_backward(qt_tensor *dx /* (...) */,
  * eps 1e-3 here (Keras' momentum weighs the old value, torch's the new
  * one; Keras also uses the biased variance for its moving variance, so
  * moving variances differ by the factor M/(M-1) of each batch).
- * Backward: dx overwritten; dgamma, dbeta ACCUMULATED (+=), NULL to skip;
- * `training` must be the forward's. */
+ * Backward: dx OVERWRITTEN (NULL when not needed); dgamma, dbeta
+ * ACCUMULATED (+=), NULL to skip; `training` must be the forward's.
+ * dx may be dy (in place). */
 #define QT_BN_MOMENTUM 0.1
 #define QT_BN_EPS 1e-5
 int qt_batchnorm_forward(qt_tensor *y /* (N, C, ...) */,
@@ -293,7 +294,7 @@ int qt_batchnorm_forward(qt_tensor *y /* (N, C, ...) */,
 			 const qt_tensor *beta /* (C) or NULL */,
 			 int training, double momentum, double eps,
 			 qt_ctx *ctx);
-int qt_batchnorm_backward(qt_tensor *dx /* (N, C, ...) */,
+int qt_batchnorm_backward(qt_tensor *dx /* (N, C, ...) or NULL */,
 			  qt_tensor *dgamma /* (C) +=, or NULL */,
 			  qt_tensor *dbeta /* (C) +=, or NULL */,
 			  const qt_tensor *dy /* (N, C, ...) */,

@@ -6,7 +6,7 @@
  * Reference: torch.softmax(x, dim=-1), torch.log_softmax(x, dim=-1).
  *   softmax:      y = exp(x - max) / sum exp(x - max)
  *                 dx = y * (dy - sum(dy * y))
- *   log_softmax:  y = x - max - log(sum exp(x - max))
+ *   log_softmax:  y = (x - max) - log(sum exp(x - max))
  *                 dx = dy - exp(y) * sum(dy)
  * Subtracting the row maximum keeps exp() from overflowing.  Row sums are
  * accumulated in double for both dtypes.  Backward overwrites dx; every
@@ -72,9 +72,11 @@ void FN(qt_log_softmax_forward)(real *y, const real *x, int64_t rows,
 		double sum = 0;
 		for (int64_t c = 0; c < C; c++)
 			sum += REAL_EXP(xr[c] - m);
-		real shift = m + (real)log(sum);
+		/* (x - m) first: exact for x near m, where m + log(sum)
+		 * would round at the scale of m */
+		real lse = (real)log(sum);
 		for (int64_t c = 0; c < C; c++)
-			yr[c] = xr[c] - shift;
+			yr[c] = (xr[c] - m) - lse;
 	}
 }
 
