@@ -13,6 +13,10 @@
 #ifndef QT_ERROR_H
 #define QT_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum qt_status {
 	QT_OK = 0,
 	QT_EUSAGE = -1,   /* bad argument or option from the caller */
@@ -45,5 +49,9 @@ const char *qt_strerror(int code);
 /* Exit status for a stage: 0 for QT_OK; 1 for runtime failures (I/O on an
  * established stream, memory, device, internal); 2 for bad usage or input. */
 int qt_exit_status(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

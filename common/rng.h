@@ -29,7 +29,7 @@
 
 typedef struct qt_rng {
 	uint32_t key[2];  /* the seed */
-	uint32_t ctr[4];  /* next block: index (ctr[0], ctr[1]), stream (ctr[2], ctr[3]) */
+	uint32_t ctr[4];  /* next block: index ctr[0..1], stream ctr[2..3] */
 	uint32_t buf[4];  /* the current block */
 	int used;         /* words of buf already handed out, 4 when empty */
 	int has_spare;    /* a second normal deviate is waiting in spare */

@@ -120,6 +120,10 @@ qt_pool *qt_pool_new(int nthreads)
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pthread_cond_init(&pool->done, NULL);
+	/* One level of parallelism: BLAS runs single-threaded inside tasks.
+	 * A one-thread pool sets it too, so that a pool of k threads computes
+	 * on exactly k threads and gives the same bits for every k. */
+	openblas_set_num_threads(1);
 	if (nthreads == 1)
 		return pool;
 
@@ -148,8 +152,6 @@ qt_pool *qt_pool_new(int nthreads)
 		pool->nstarted++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* One level of parallelism: BLAS runs single-threaded inside tasks. */
-	openblas_set_num_threads(1);
 	return pool;
 }
 

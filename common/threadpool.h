@@ -16,10 +16,13 @@
  * pool costs no CPU time on a shared machine.
  *
  * One level of parallelism per op: inside a task, BLAS must run on one
- * thread.  qt_pool_new() with more than one thread therefore calls
- * openblas_set_num_threads(1), a process-wide setting.  A qt_pool_for()
- * called from inside a task (a nested loop) does not deadlock: it runs
- * inline on that thread as a single chunk 0, like a NULL pool.
+ * thread.  qt_pool_new() therefore calls openblas_set_num_threads(1), a
+ * process-wide setting; it does so for a one-thread pool too, so that a
+ * pool of k threads computes on exactly k threads.  (Without any pool,
+ * OpenBLAS keeps its own threading, whose results can differ from the
+ * single-threaded ones in the last bits.)  A qt_pool_for() called from
+ * inside a task (a nested loop) does not deadlock: it runs inline on that
+ * thread as a single chunk 0, like a NULL pool.
  *
  * A pool may be shared by several threads: their qt_pool_for calls are
  * serialised.  Workers block all signals, so signal handlers run on the

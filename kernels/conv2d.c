@@ -189,7 +189,10 @@ static void FN(conv_forward_task)(void *arg, int64_t begin, int64_t end,
 	const qt_conv2d_geom *g = a->g;
 	int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
 	int direct = conv_direct(g);
-	real *col = a->work + conv_partial_elems(g) + chunk * conv_col_elems(g);
+	/* the 1x1 case needs no col buffer, and work may be NULL */
+	real *col = direct ? NULL
+			   : a->work + conv_partial_elems(g) +
+				     chunk * conv_col_elems(g);
 
 	for (int64_t t = begin; t < end; t++) {
 		int64_t n = t / a->ntiles, p0 = t % a->ntiles * a->tile;
@@ -238,8 +241,10 @@ static void FN(conv_backward_task)(void *arg, int64_t begin, int64_t end,
 	int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
 	int64_t hw = g->h * g->w, ns = conv_slots(g);
 	int direct = conv_direct(g);
-	real *col = a->work + conv_partial_elems(g) + chunk * conv_col_elems(g);
-	real *dcol = col + k * a->tile;
+	real *col = direct ? NULL
+			   : a->work + conv_partial_elems(g) +
+				     chunk * conv_col_elems(g);
+	real *dcol = direct ? NULL : col + k * a->tile;
 
 	for (int64_t s = begin; s < end; s++) {
 		real *dw = a->dw, *db = a->db;
@@ -311,9 +316,9 @@ static void FN(conv_reduce_task)(void *arg, int64_t begin, int64_t end,
 	int64_t ns = conv_slots(g);
 
 	for (int64_t e = begin; e < end; e++) {
-		real *dst = e < nw ? a->dw + e : a->db + (e - nw);
 		if ((e < nw && !a->dw) || (e >= nw && !a->db))
 			continue;
+		real *dst = e < nw ? a->dw + e : a->db + (e - nw);
 		real sum = *dst;
 		for (int64_t s = 1; s < ns; s++)
 			sum += a->work[(s - 1) * stride + e];

@@ -132,9 +132,15 @@ void qt_tanh_backward_f64(double *dx, const double *dy, const double *y,
 
 struct qt_rng;
 
-/* softmax: rows of C values; in place allowed */
-void qt_softmax_forward_f32(float *y, const float *x, int64_t rows, int64_t C);
-void qt_softmax_forward_f64(double *y, const double *x, int64_t rows, int64_t C);
+/* Part 2 kernels run on the caller's thread; arguments are checked by
+ * kernels/dispatch.c (shapes, dtypes, class targets in [0, C)). */
+
+/* softmax, log_softmax: x, y, dy, dx (rows, C); backward takes the forward
+ * output y and overwrites dx; in place allowed. */
+void qt_softmax_forward_f32(float *y, const float *x, int64_t rows,
+			    int64_t C);
+void qt_softmax_forward_f64(double *y, const double *x, int64_t rows,
+			    int64_t C);
 void qt_softmax_backward_f32(float *dx, const float *dy, const float *y,
 			     int64_t rows, int64_t C);
 void qt_softmax_backward_f64(double *dx, const double *dy, const double *y,
@@ -148,12 +154,15 @@ void qt_log_softmax_backward_f32(float *dx, const float *dy, const float *y,
 void qt_log_softmax_backward_f64(double *dx, const double *dy, const double *y,
 				 int64_t rows, int64_t C);
 
-/* cross-entropy over (N, C, P) with targets (N, P); weight (C) or NULL;
- * binary cross-entropy with logits over n elements */
-void qt_cross_entropy_forward_f32(double *loss, float *prob, const float *logits,
+/* cross-entropy: logits, prob, dlogits (N, C, P), target (N, P), weight (C)
+ * or NULL; forward writes *loss and prob; backward overwrites dlogits.
+ * bce with logits: x, t, dx (n); backward overwrites dx. */
+void qt_cross_entropy_forward_f32(double *loss, float *prob,
+				  const float *logits,
 				  const int64_t *target, const float *weight,
 				  int64_t N, int64_t C, int64_t P);
-void qt_cross_entropy_forward_f64(double *loss, double *prob, const double *logits,
+void qt_cross_entropy_forward_f64(double *loss, double *prob,
+				  const double *logits,
 				  const int64_t *target, const double *weight,
 				  int64_t N, int64_t C, int64_t P);
 void qt_cross_entropy_backward_f32(float *dlogits, const float *prob,
@@ -173,28 +182,32 @@ void qt_bce_logits_backward_f32(float *dx, const float *x, const float *t,
 void qt_bce_logits_backward_f64(double *dx, const double *x, const double *t,
 				double dloss, int64_t n);
 
-/* mean squared error over n elements */
+/* mse: pred, target, dpred (n); backward overwrites dpred. */
 void qt_mse_forward_f32(double *loss, const float *pred, const float *target,
 			int64_t n);
 void qt_mse_forward_f64(double *loss, const double *pred, const double *target,
 			int64_t n);
 void qt_mse_backward_f32(float *dpred, const float *pred, const float *target,
 			 double dloss, int64_t n);
-void qt_mse_backward_f64(double *dpred, const double *pred, const double *target,
-			 double dloss, int64_t n);
+void qt_mse_backward_f64(double *dpred, const double *pred,
+			 const double *target, double dloss, int64_t n);
 
-/* inverted dropout over n elements; mask 1 = kept */
+/* dropout: x, y, dy, dx (n), mask (n) 1 = kept (written by forward in
+ * training, unused in evaluation); backward overwrites dx. */
 void qt_dropout_forward_f32(float *y, uint8_t *mask, const float *x, int64_t n,
 			    double p, int training, struct qt_rng *rng);
-void qt_dropout_forward_f64(double *y, uint8_t *mask, const double *x, int64_t n,
-			    double p, int training, struct qt_rng *rng);
+void qt_dropout_forward_f64(double *y, uint8_t *mask, const double *x,
+			    int64_t n, double p, int training,
+			    struct qt_rng *rng);
 void qt_dropout_backward_f32(float *dx, const float *dy, const uint8_t *mask,
 			     int64_t n, double p, int training);
 void qt_dropout_backward_f64(double *dx, const double *dy, const uint8_t *mask,
 			     int64_t n, double p, int training);
 
-/* batch normalisation over the channels of (N, C, P); NULL gamma/beta
- * mean 1/0, NULL running stats are not updated, NULL dgamma/dbeta skipped */
+/* batchnorm: x, y, dy, dx (N, C, P); gamma, beta, running_mean/var,
+ * save_mean/invstd, dgamma, dbeta (C).  NULL gamma/beta mean 1/0, NULL
+ * running stats are not updated.  Backward overwrites dx (NULL: skipped)
+ * and accumulates dgamma, dbeta (NULL: skipped). */
 void qt_batchnorm_forward_f32(float *y, float *save_mean, float *save_invstd,
 			      float *running_mean, float *running_var,
 			      const float *x, const float *gamma,
@@ -218,8 +231,9 @@ void qt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
 			       const double *gamma, int64_t N, int64_t C,
 			       int64_t P, int training);
 
-/* optimizer steps over n parameters; step is 1 at the first call;
- * max_exp_avg_sq non-NULL means amsgrad; decoupled = AdamW */
+/* optimizers: param, grad and state buffers (n), updated in place; step
+ * is 1 at the first call; momentum_buf may be NULL when momentum is 0;
+ * max_exp_avg_sq non-NULL means amsgrad; decoupled selects AdamW. */
 void qt_sgd_step_f32(float *param, float *momentum_buf, const float *grad,
 		     int64_t n, double lr, double momentum, double dampening,
 		     double weight_decay, int nesterov, int maximize,
@@ -247,7 +261,7 @@ void qt_adamax_step_f64(double *param, double *exp_avg, double *exp_inf,
 			double beta2, double eps, double weight_decay,
 			int maximize, int64_t step);
 
-/* fill n elements: constant, uniform in [lo, hi), normal(mean, std) */
+/* fill w (n): constant, uniform in [lo, hi), normal(mean, std^2). */
 void qt_fill_constant_f32(float *w, int64_t n, double value);
 void qt_fill_constant_f64(double *w, int64_t n, double value);
 void qt_fill_uniform_f32(float *w, int64_t n, double lo, double hi,

@@ -772,16 +772,14 @@ static int64_t p2_prod(const qt_tensor *t, int from, int to)
 
 /* ---- softmax and log-softmax ---- */
 
-/* out and in (and y, the saved output, when given) alike, at least 1-D. */
+/* out and in alike, at least 1-D. */
 static int p2_softmax_check(const char *op, const qt_tensor *out,
 			    const char *outname, const qt_tensor *in,
-			    const char *inname, const qt_tensor *y,
-			    const qt_ctx *ctx)
+			    const char *inname, const qt_ctx *ctx)
 {
 	int rc;
 	if ((rc = p2_check_float(op, inname, in, ctx)) ||
-	    (rc = p2_check_like(op, outname, out, in, inname, ctx)) ||
-	    (rc = p2_check_like(op, "y", y, in, inname, ctx)))
+	    (rc = p2_check_like(op, outname, out, in, inname, ctx)))
 		return rc;
 	if (in->ndim < 1)
 		return qt_error(QT_ESHAPE, "%s: %s is a scalar; softmax needs "
@@ -791,7 +789,7 @@ static int p2_softmax_check(const char *op, const qt_tensor *out,
 
 int qt_softmax_forward(qt_tensor *y, const qt_tensor *x, qt_ctx *ctx)
 {
-	int rc = p2_softmax_check("softmax", y, "y", x, "x", x, ctx);
+	int rc = p2_softmax_check("softmax", y, "y", x, "x", ctx);
 	if (rc)
 		return rc;
 	P2_DISPATCH(x->dtype, qt_softmax_forward, y->data, x->data,
@@ -802,9 +800,10 @@ int qt_softmax_forward(qt_tensor *y, const qt_tensor *x, qt_ctx *ctx)
 int qt_softmax_backward(qt_tensor *dx, const qt_tensor *dy,
 			const qt_tensor *y, qt_ctx *ctx)
 {
-	int rc = p2_softmax_check("softmax_backward", dx, "dx", dy, "dy", y,
-				  ctx);
-	if (rc)
+	const char *op = "softmax_backward";
+	int rc;
+	if ((rc = p2_softmax_check(op, dx, "dx", dy, "dy", ctx)) ||
+	    (rc = p2_check_like(op, "y", y, dy, "dy", ctx)))
 		return rc;
 	P2_DISPATCH(dy->dtype, qt_softmax_backward, dx->data, dy->data,
 		    y->data, p2_prod(dy, 0, dy->ndim - 1),
@@ -814,7 +813,7 @@ int qt_softmax_backward(qt_tensor *dx, const qt_tensor *dy,
 
 int qt_log_softmax_forward(qt_tensor *y, const qt_tensor *x, qt_ctx *ctx)
 {
-	int rc = p2_softmax_check("log_softmax", y, "y", x, "x", x, ctx);
+	int rc = p2_softmax_check("log_softmax", y, "y", x, "x", ctx);
 	if (rc)
 		return rc;
 	P2_DISPATCH(x->dtype, qt_log_softmax_forward, y->data, x->data,
@@ -825,9 +824,10 @@ int qt_log_softmax_forward(qt_tensor *y, const qt_tensor *x, qt_ctx *ctx)
 int qt_log_softmax_backward(qt_tensor *dx, const qt_tensor *dy,
 			    const qt_tensor *y, qt_ctx *ctx)
 {
-	int rc = p2_softmax_check("log_softmax_backward", dx, "dx", dy, "dy",
-				  y, ctx);
-	if (rc)
+	const char *op = "log_softmax_backward";
+	int rc;
+	if ((rc = p2_softmax_check(op, dx, "dx", dy, "dy", ctx)) ||
+	    (rc = p2_check_like(op, "y", y, dy, "dy", ctx)))
 		return rc;
 	P2_DISPATCH(dy->dtype, qt_log_softmax_backward, dx->data, dy->data,
 		    y->data, p2_prod(dy, 0, dy->ndim - 1),
@@ -894,7 +894,7 @@ int qt_cross_entropy_forward(double *loss, qt_tensor *prob,
 			     const qt_tensor *weight, qt_ctx *ctx)
 {
 	const char *op = "cross_entropy";
-	int64_t N, C, P;
+	int64_t N = 0, C = 0, P = 0;
 	int rc;
 	if (!loss)
 		return qt_error(QT_EUSAGE, "%s: loss is NULL", op);
@@ -913,7 +913,7 @@ int qt_cross_entropy_backward(qt_tensor *dlogits, const qt_tensor *prob,
 			      double dloss, qt_ctx *ctx)
 {
 	const char *op = "cross_entropy_backward";
-	int64_t N, C, P;
+	int64_t N = 0, C = 0, P = 0;
 	int rc;
 	if ((rc = p2_ce_check(op, prob, "prob", target, weight, &N, &C, &P,
 			      ctx)) ||
@@ -1089,7 +1089,7 @@ int qt_batchnorm_forward(qt_tensor *y, qt_tensor *save_mean,
 			 qt_ctx *ctx)
 {
 	const char *op = "batchnorm";
-	int64_t N, C, P;
+	int64_t N = 0, C = 0, P = 0;
 	int rc;
 	if ((rc = p2_bn_shape(op, x, &N, &C, &P, ctx)))
 		return rc;
@@ -1133,7 +1133,7 @@ int qt_batchnorm_backward(qt_tensor *dx, qt_tensor *dgamma, qt_tensor *dbeta,
 			  int training, qt_ctx *ctx)
 {
 	const char *op = "batchnorm_backward";
-	int64_t N, C, P;
+	int64_t N = 0, C = 0, P = 0;
 	int rc;
 	if ((rc = p2_bn_shape(op, x, &N, &C, &P, ctx)))
 		return rc;

@@ -37,7 +37,9 @@ typedef struct qt_ctx {
  * QT_EUSAGE, a missing CUDA kernel QT_ENODEV; the message names the op and
  * the shapes.  With ctx->pool the CPU kernels split their work over the
  * pool (one level of parallelism: BLAS runs single-threaded inside), and
- * their results are the same bit for bit for every thread count.
+ * their results are the same bit for bit for every pool size, 1 included.
+ * Without a pool, OpenBLAS may thread a GEMM itself, which can change the
+ * last bits; trainers that promise reproducibility use a pool.
  *
  * Flatten needs no kernel: a C-ordered (N, C, H, W) tensor already is an
  * (N, C*H*W) one; give the next op a header with the new shape over the
@@ -178,11 +180,14 @@ int qt_tanh_backward(qt_tensor *dx, const qt_tensor *dy, const qt_tensor *y,
  * (kernels/softmax.c, cross_entropy.c, mse.c, dropout.c, batchnorm.c,
  * optim.c, init.c) names its torch reference.  Float tensors are float32
  * or float64, all of one dtype per call; losses are returned as double.
- * Only QT_CPU tensors are implemented so far: QT_CUDA ones give QT_ENODEV.
- * `ctx` may be NULL (CPU, caller's thread); ctx->pool is not used yet.
+ * Tensors live on the context's device; `ctx` may be NULL (the CPU, on
+ * the caller's thread; ctx->pool is not used by part 2 yet).  Only the
+ * CPU is implemented so far.
  * Errors: QT_ESHAPE for a wrong dtype or shape (the message names the
- * argument), QT_EUSAGE for an option out of range, QT_EFORMAT for class
- * targets outside [0, C), QT_ENODEV for tensors on another device. */
+ * argument and the shapes), QT_EUSAGE for a NULL tensor where one is
+ * needed, an option out of range or a tensor not on ctx's device,
+ * QT_EFORMAT for class targets outside [0, C), QT_ENODEV on a CUDA
+ * context. */
 
 struct qt_rng;
 
@@ -326,10 +331,13 @@ typedef struct qt_adam_opts {
 	int maximize;
 } qt_adam_opts;
 
-qt_sgd_opts qt_sgd_defaults(double lr);  /* torch has no default lr */
-qt_adam_opts qt_adam_defaults(void);     /* lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0 */
-qt_adam_opts qt_adamw_defaults(void);    /* lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 1e-2 */
-qt_adam_opts qt_adamax_defaults(void);   /* lr 2e-3, betas (0.9, 0.999), eps 1e-8, wd 0 */
+/* SGD: momentum, dampening, weight decay 0 (torch has no default lr).
+ * Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
+ * AdamW: as Adam with weight decay 1e-2.  Adamax: as Adam with lr 2e-3. */
+qt_sgd_opts qt_sgd_defaults(double lr);
+qt_adam_opts qt_adam_defaults(void);
+qt_adam_opts qt_adamw_defaults(void);
+qt_adam_opts qt_adamax_defaults(void);
 
 int qt_sgd_step(qt_tensor *param /* (...) */,
 		qt_tensor *momentum_buf /* same; NULL when momentum is 0 */,

@@ -8,7 +8,7 @@ SUDO=
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential pkg-config clang libclang-rt-14-dev \
-	libzmq3-dev libmsgpack-dev libhdf5-dev libopenblas-dev \
+	libzmq3-dev libmsgpack-dev libhdf5-dev libopenblas-dev libzip-dev \
 	libchealpix-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core \
 	libjansson-dev \
 	bats time \

@@ -1,5 +1,5 @@
 /* fixture.h: read PyTorch reference tensors written by
- * tests/reference/*.py (HDF5 files, one dataset per tensor) in unit tests.
+ * the scripts in tests/reference/ (HDF5 files, one dataset per tensor) in unit tests.
  *
  *   qt_tensor *x = fixture_load("tests/reference/dense.h5", "f64/x", QT_F64);
  *

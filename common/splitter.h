@@ -1,0 +1,54 @@
+/* splitter.h: seeded, exact, streaming assignment of samples to the parts
+ * of a split (train / validation / test), optionally stratified.
+ *
+ * Samples arrive in windows (quanta-split uses a few input batches).  For
+ * each window the splitter draws a random permutation (Philox, common/
+ * rng.h) and walks the window in that order; each sample goes to the part
+ * furthest below its target share within the sample's stratum (its class):
+ * with n samples of the stratum seen so far including this one, the part
+ * k maximising n * frac[k] - count[k] (ties: the lower k).
+ *
+ * Properties (tests/unit/test_splitter.c checks them):
+ *   - exact: after every sample, each stratum's count of each part is
+ *     floor or ceil of n * frac[k] (the largest-deficit rule keeps the
+ *     discrepancy below one), so the fractions and the class proportions
+ *     of every part hold to within one sample per class, at the end of
+ *     any stream, without knowing its length in advance;
+ *   - random: within a window the samples of a stratum that go to a part
+ *     are a uniformly random subset of the right size (the permutation is
+ *     uniform and the deficit sequence does not look at the samples), so
+ *     a periodic order in the input cannot leak into a part;
+ *   - deterministic: the same seed, fractions and window sequence give
+ *     the same assignment;
+ *   - constant memory: a few counters per stratum.
+ */
+#ifndef QT_SPLITTER_H
+#define QT_SPLITTER_H
+
+#include <stdint.h>
+
+#define QT_SPLIT_MAX_PARTS 8
+#define QT_SPLIT_MAX_STRATA 65536
+
+typedef struct qt_splitter qt_splitter;
+
+/* nparts fractions, each >= 0, summing to 1 (normalised here; QT_EUSAGE
+ * when the sum is not within 1e-9 of 1).  Returns 0 or an error. */
+int qt_splitter_new(qt_splitter **sp, int nparts, const double *frac,
+		    uint64_t seed);
+void qt_splitter_free(qt_splitter *sp);
+
+/* Assign a window of n samples: key[i] is sample i's stratum (any int64,
+ * e.g. a class index; NULL: one stratum for all), part[i] receives its
+ * part.  QT_EUSAGE when more than QT_SPLIT_MAX_STRATA distinct keys
+ * appear, QT_ENOMEM when out of memory. */
+int qt_splitter_assign(qt_splitter *sp, const int64_t *key, int64_t n,
+		       uint8_t *part);
+
+/* Samples given to part k so far (all strata); the number of strata. */
+int64_t qt_splitter_count(const qt_splitter *sp, int k);
+int qt_splitter_nstrata(const qt_splitter *sp);
+/* Counts of stratum `key` (0 if never seen). */
+int64_t qt_splitter_stratum_count(const qt_splitter *sp, int64_t key, int k);
+
+#endif
