@@ -20,7 +20,7 @@ SAN      ?=
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_ARCH ?= sm_90
 
-PKGS     := msgpack libzmq hdf5 openblas chealpix plplot jansson libzip
+PKGS     := msgpack libzmq hdf5 openblas chealpix plplot jansson libzip fftw3f
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -121,6 +121,7 @@ int qt_chan_open_in(qt_chan **cp, const char *e)
 int qt_chan_open_out(qt_chan **cp, const char *e)
 {
 	qt_chan *c = chan_new(1);
+	struct stat st;
 	int rc = 0;
 	if (!c)
 		return qt_error(QT_ENOMEM, "out of memory");
@@ -133,6 +134,15 @@ int qt_chan_open_out(qt_chan **cp, const char *e)
 				      "another stage or use -o FILE");
 		c->fd = 1;
 		grow_pipe(1);
+	} else if (stat(e, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* /dev/null, a FIFO, /dev/fd/N of a process substitution:
+		 * write in place; renaming a temporary file over them would
+		 * replace the device (as root) or fail. */
+		c->fd = open(e, O_WRONLY | O_CLOEXEC);
+		c->owns_fd = 1;
+		if (c->fd < 0)
+			rc = qt_error(QT_EUSAGE, "cannot write '%s': %s", e,
+				      strerror(errno));
 	} else {
 		size_t n = strlen(e);
 		const char *slash = strrchr(e, '/');

@@ -939,7 +939,7 @@ int qt_h5_attr_read_strv(hid_t obj, const char *name, char ***vp, int *np)
 		for (int i = 0; i < n && !rc; i++)
 			if (!(v[i] = strdup(raw[i] ? raw[i] : "")))
 				rc = qt_error(QT_ENOMEM, "out of memory");
-		H5Treclaim(mtype, space, H5P_DEFAULT, raw);
+		H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, raw);
 		free(raw);
 	} else {
 		size_t size = H5Tget_size(ftype);

@@ -163,8 +163,8 @@ int qt_reg_stream(const qt_reg_eval *e, const qt_header *base,
 /* Read back the confusion matrix of a metrics JSON file written by
  * qt_cls_write_json: *nclasses, *names (NULL-terminated, caller frees
  * with qt_free_names), *counts (C*C, caller frees).  Errors name the
- * file: QT_EIO when it cannot be read, QT_EFORMAT when it is not such a
- * file. */
+ * file: QT_EUSAGE when it cannot be opened (exit status 2, like a missing
+ * input stream), QT_EFORMAT when it is not such a file. */
 int qt_metrics_load_confusion(const char *path, int *nclasses,
 			      char ***names, int64_t **counts);
 void qt_free_names(char **names);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- text ---- */
@@ -239,6 +240,7 @@ static int write_json(const char *path, json_t *root)
 {
 	char *tmp = NULL;
 	int fd, rc = 0;
+	mode_t mask;
 	FILE *f;
 	if (!root)
 		return qt_error(QT_ENOMEM, "out of memory");
@@ -258,6 +260,10 @@ static int write_json(const char *path, json_t *root)
 			      strerror(errno));
 		goto out;
 	}
+	/* mkstemp makes 0600; the result is as readable as any new file. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
 	if (!(f = fdopen(fd, "w"))) {
 		close(fd);
 		unlink(tmp);
@@ -488,7 +494,7 @@ int qt_metrics_load_confusion(const char *path, int *nclasses,
 	size_t C = 0;
 	int rc = 0;
 	if (access(path, R_OK) != 0)
-		return qt_error(QT_EIO, "cannot read %s: %s", path,
+		return qt_error(QT_EUSAGE, "cannot open '%s': %s", path,
 				strerror(errno));
 	if (!(root = json_load_file(path, 0, &err)))
 		return qt_error(QT_EFORMAT, "%s:%d:%d: %s", path, err.line,

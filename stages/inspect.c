@@ -96,7 +96,7 @@ static void print_header_text(const qt_header *h)
 		const qt_field *f = &h->fields[i];
 		field_shape(shape, sizeof shape, f);
 		printf("  %-*s  %-7s  %-*s", wn, f->name, qt_dtype_name(f->dtype),
-		       f->ndim > 0 && f->shape[0] < 0 || f->nclasses ? ws : 0,
+		       (f->ndim > 0 && f->shape[0] < 0) || f->nclasses ? ws : 0,
 		       shape);
 		if (f->ndim > 0 && f->shape[0] < 0)
 			printf("  ragged");
@@ -140,7 +140,7 @@ static void print_stats_text(const struct report *r)
 	static const char *title[6] = {"dtype", "shape", "min", "max", "mean",
 				       "std"};
 
-	printf("samples: %lld in %lld batch%s\n\n", (long long)r->samples,
+	printf("\nsamples: %lld in %lld batch%s\n\n", (long long)r->samples,
 	       (long long)r->batches, r->batches == 1 ? "" : "es");
 	for (int i = 0; i < h->nfields; i++) {
 		const qt_field *f = &h->fields[i];

@@ -27,7 +27,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], path[PATH_MAX + 32], name[96];
+	char self[PATH_MAX], path[PATH_MAX + 128], name[96];
 	ssize_t n;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -314,7 +314,7 @@ static void test_reports(void)
 	CHECK(qt_metrics_load_confusion(path, &C, &back, &counts) ==
 	      QT_EFORMAT);
 	unlink(path);
-	CHECK(qt_metrics_load_confusion(path, &C, &back, &counts) == QT_EIO);
+	CHECK(qt_metrics_load_confusion(path, &C, &back, &counts) == QT_EUSAGE);
 	CHECK(back == NULL && counts == NULL);
 	qt_header_free(h);
 	qt_batch_free(b);

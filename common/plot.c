@@ -1,0 +1,778 @@
+/* plot.c: figures with PLplot's cairo drivers (see plot.h).
+ *
+ * PLplot keeps one global state; this file adds a palette, atomic files,
+ * layout helpers in normalised figure coordinates, axes with our own tick
+ * label formatting (so margins can be sized to the labels), heatmaps and
+ * colour bars in viridis, and legends.  PLplot's conventions used here:
+ * plvpor sets a viewport in normalised coordinates, plwind its world
+ * coordinates; log axes take log10 values, which the drawing functions
+ * compute from data values.  Character sizes are in millimetres of the
+ * page (plgchr, plgspa).
+ */
+#include "common/plot.h"
+#include "common/cli.h"
+#include "common/error.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <plplot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct qt_fig {
+	char *path, *tmp;
+	int width, height;
+};
+
+/* The file being written, for the PLplot exit handler. */
+static char *live_tmp;
+static char plot_abort_msg[256];
+/* The current axes (for data-to-world conversion of log axes). */
+static qt_axes cur;
+static double page_w = 800, page_h = 600;
+
+/* Scratch colour index for translucent series colours. */
+#define COL_SCRATCH 15
+
+static const unsigned char palette[][3] = {
+	{255, 255, 255}, /* background */
+	{34, 34, 34},    /* ink */
+	{221, 221, 221}, /* grid */
+	{119, 119, 119}, /* muted */
+	{255, 255, 255}, /* white ink */
+	/* Okabe & Ito (2002), "Color Universal Design" */
+	{0, 114, 178},   /* blue */
+	{213, 94, 0},    /* vermillion */
+	{0, 158, 115},   /* bluish green */
+	{230, 159, 0},   /* orange */
+	{204, 121, 167}, /* reddish purple */
+	{86, 180, 233},  /* sky blue */
+	{240, 228, 66},  /* yellow */
+};
+
+/* viridis (van der Walt & Smith, matplotlib; CC0) at 10 equally spaced
+ * stops, interpolated linearly in RGB by PLplot. */
+static const unsigned char viridis[10][3] = {
+	{68, 1, 84}, {72, 40, 120}, {62, 74, 137}, {49, 104, 142},
+	{38, 130, 142}, {31, 158, 137}, {53, 183, 121}, {109, 205, 89},
+	{180, 222, 44}, {253, 231, 37},
+};
+
+int qt_series_colour(int i)
+{
+	return QT_COL_SERIES + (i % QT_NSERIES + QT_NSERIES) % QT_NSERIES;
+}
+
+/* ---- files ---- */
+
+int qt_fig_device(const char *path, const char **device)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	if (dot && (!slash || dot > slash)) {
+		if (!strcasecmp(dot, ".png"))
+			return *device = "pngcairo", 0;
+		if (!strcasecmp(dot, ".svg"))
+			return *device = "svgcairo", 0;
+		if (!strcasecmp(dot, ".pdf"))
+			return *device = "pdfcairo", 0;
+	}
+	return qt_error(QT_EUSAGE, "%s: unknown picture format (the name "
+			"must end in .png, .svg or .pdf)", path);
+}
+
+int qt_fig_parse_size(const char *s, int *width, int *height)
+{
+	char *end;
+	long w, h;
+	errno = 0;
+	w = strtol(s, &end, 10);
+	if (end == s || (*end != 'x' && *end != 'X'))
+		goto bad;
+	s = end + 1;
+	h = strtol(s, &end, 10);
+	if (end == s || *end || errno)
+		goto bad;
+	if (w < 100 || w > 10000 || h < 100 || h > 10000)
+		return qt_error(QT_EUSAGE, "--size: %ldx%ld is outside "
+				"100x100 .. 10000x10000", w, h);
+	*width = (int)w;
+	*height = (int)h;
+	return 0;
+bad:
+	return qt_error(QT_EUSAGE, "--size: '%s' is not WIDTHxHEIGHT (e.g. "
+			"1200x800)", s);
+}
+
+static int on_plplot_exit(PLCHAR_VECTOR msg)
+{
+	fprintf(stderr, "quanta-%s: plotting failed: %s\n", qt_cli_stage(),
+		msg ? msg : "PLplot error");
+	if (live_tmp)
+		unlink(live_tmp);
+	_exit(1);
+}
+
+static void on_plplot_abort(PLCHAR_VECTOR msg)
+{
+	if (!plot_abort_msg[0])
+		snprintf(plot_abort_msg, sizeof plot_abort_msg, "%s",
+			 msg ? msg : "PLplot error");
+}
+
+static void set_palette(void)
+{
+	PLFLT pos[10], r[10], g[10], b[10];
+	plscmap0n(16);
+	for (size_t i = 0; i < sizeof palette / sizeof *palette; i++)
+		plscol0((PLINT)i, palette[i][0], palette[i][1], palette[i][2]);
+	for (int i = 0; i < 10; i++) {
+		pos[i] = i / 9.0;
+		r[i] = viridis[i][0] / 255.0;
+		g[i] = viridis[i][1] / 255.0;
+		b[i] = viridis[i][2] / 255.0;
+	}
+	plscmap1n(256);
+	plscmap1l(1, 10, pos, r, g, b, NULL);
+}
+
+int qt_fig_open(qt_fig **out, const char *path, int width, int height)
+{
+	const char *device;
+	qt_fig *f;
+	mode_t mask;
+	int fd, rc;
+	if ((rc = qt_fig_device(path, &device)) < 0)
+		return rc;
+	if (!(f = calloc(1, sizeof *f)))
+		return qt_error(QT_ENOMEM, "out of memory");
+	if (!(f->path = strdup(path)) ||
+	    asprintf(&f->tmp, "%s.tmp.XXXXXX", path) < 0) {
+		free(f->path);
+		free(f);
+		return qt_error(QT_ENOMEM, "out of memory");
+	}
+	if ((fd = mkstemp(f->tmp)) < 0) {
+		rc = qt_error(QT_EIO, "cannot create %s: %s", path,
+			      strerror(errno));
+		free(f->tmp);
+		free(f->path);
+		free(f);
+		return rc;
+	}
+	/* mkstemp makes 0600; a picture is as readable as any new file. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	close(fd);
+	f->width = width;
+	f->height = height;
+	live_tmp = f->tmp;
+	plot_abort_msg[0] = '\0';
+	page_w = width;
+	page_h = height;
+	plsexit(on_plplot_exit);
+	plsabort(on_plplot_abort);
+	plsdev(device);
+	plsfnam(f->tmp);
+	plscolbg(255, 255, 255);
+	plspage(0, 0, width, height, 0, 0);
+	plinit();
+	set_palette();
+	pladv(0);
+	plcol0(QT_COL_INK);
+	*out = f;
+	return 0;
+}
+
+static void fig_free(qt_fig *f)
+{
+	live_tmp = NULL;
+	free(f->tmp);
+	free(f->path);
+	free(f);
+}
+
+int qt_fig_close(qt_fig *f)
+{
+	struct stat st;
+	int rc = 0;
+	plend();
+	if (plot_abort_msg[0])
+		rc = qt_error(QT_EINTERNAL, "plotting failed: %s",
+			      plot_abort_msg);
+	else if (stat(f->tmp, &st) != 0 || st.st_size == 0)
+		rc = qt_error(QT_EIO, "cannot write %s", f->path);
+	else if (rename(f->tmp, f->path) != 0)
+		rc = qt_error(QT_EIO, "cannot write %s: %s", f->path,
+			      strerror(errno));
+	if (rc < 0)
+		unlink(f->tmp);
+	fig_free(f);
+	return rc;
+}
+
+void qt_fig_abort(qt_fig *f)
+{
+	if (!f)
+		return;
+	plend();
+	unlink(f->tmp);
+	fig_free(f);
+}
+
+/* ---- layout ---- */
+
+static double char_mm(void)
+{
+	PLFLT def, ht;
+	plgchr(&def, &ht);
+	return ht;
+}
+
+static void page_mm(double *w, double *h)
+{
+	PLFLT x0, x1, y0, y1;
+	plgspa(&x0, &x1, &y0, &y1);
+	*w = x1 - x0;
+	*h = y1 - y0;
+}
+
+double qt_plot_page_aspect(void)
+{
+	return page_w / page_h;
+}
+
+double qt_plot_char_y(void)
+{
+	double w, h;
+	page_mm(&w, &h);
+	return char_mm() / h;
+}
+
+double qt_plot_char_x(void)
+{
+	double w, h;
+	page_mm(&w, &h);
+	return char_mm() / w;
+}
+
+/* Advance widths of DejaVu Sans (cairo's default sans face) in em, for
+ * ' ' .. '~'.  PLplot's public API cannot measure text, and margins must
+ * fit labels, so widths are estimated from the font's metrics.  An em
+ * is 1.33 PLplot character heights with the cairo drivers (measured). */
+static const float advance[95] = {
+	.318f, .401f, .460f, .838f, .636f, .950f, .780f, .275f, .390f, .390f,
+	.500f, .838f, .318f, .361f, .318f, .337f, .636f, .636f, .636f, .636f,
+	.636f, .636f, .636f, .636f, .636f, .636f, .337f, .337f, .838f, .838f,
+	.838f, .531f, 1.0f, .684f, .686f, .698f, .770f, .632f, .575f, .775f,
+	.752f, .295f, .295f, .656f, .557f, .863f, .748f, .787f, .603f, .787f,
+	.695f, .635f, .611f, .732f, .684f, .989f, .685f, .611f, .685f, .390f,
+	.337f, .390f, .838f, .500f, .500f, .613f, .635f, .550f, .635f, .615f,
+	.352f, .635f, .634f, .278f, .278f, .579f, .278f, .974f, .634f, .612f,
+	.635f, .635f, .411f, .521f, .392f, .634f, .592f, .818f, .592f, .592f,
+	.525f, .636f, .337f, .636f, .838f};
+
+double qt_plot_text_width(const char *text)
+{
+	double em = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '#' && p[1]) {        /* PLplot escape: #u, #d, ... */
+			p++;
+			continue;
+		}
+		if (*p >= 32 && *p < 127)
+			em += advance[*p - 32];
+		else if ((*p & 0xC0) != 0x80)   /* a non-ASCII code point */
+			em += 0.7;
+	}
+	return em * 1.33;
+}
+
+void qt_plot_text_scale(double scale)
+{
+	plschr(0, scale);
+}
+
+/* The current text scale (relative to the default size). */
+static double text_scale(void)
+{
+	PLFLT def, ht;
+	plgchr(&def, &ht);
+	return def > 0 ? ht / def : 1.0;
+}
+
+qt_box qt_plot_area(int title_lines)
+{
+	return (qt_box){0, 1, 0, 1 - title_lines * 2.0 * qt_plot_char_y()};
+}
+
+qt_box qt_plot_cell(qt_box a, int nrows, int ncols, int i)
+{
+	int r = i / ncols, c = i % ncols;
+	double w = (a.x1 - a.x0) / ncols, h = (a.y1 - a.y0) / nrows;
+	return (qt_box){a.x0 + c * w, a.x0 + (c + 1) * w, a.y1 - (r + 1) * h,
+			a.y1 - r * h};
+}
+
+qt_box qt_plot_inset(qt_box b, double left, double right, double bottom,
+		     double top)
+{
+	double cx = qt_plot_char_x(), cy = qt_plot_char_y();
+	qt_box r = {b.x0 + left * cx, b.x1 - right * cx, b.y0 + bottom * cy,
+		    b.y1 - top * cy};
+	if (r.x1 < r.x0 + 0.01)
+		r.x1 = r.x0 + 0.01;
+	if (r.y1 < r.y0 + 0.01)
+		r.y1 = r.y0 + 0.01;
+	return r;
+}
+
+qt_box qt_plot_fit_aspect(qt_box b, double aspect)
+{
+	double w = (b.x1 - b.x0) * page_w, h = (b.y1 - b.y0) * page_h;
+	if (w / h > aspect) {
+		double nw = h * aspect / page_w, cx = (b.x0 + b.x1) / 2;
+		b.x0 = cx - nw / 2;
+		b.x1 = cx + nw / 2;
+	} else {
+		double nh = w / aspect / page_h, cy = (b.y0 + b.y1) / 2;
+		b.y0 = cy - nh / 2;
+		b.y1 = cy + nh / 2;
+	}
+	return b;
+}
+
+void qt_plot_suptitle(const char *text)
+{
+	if (!text || !*text)
+		return;
+	double s = text_scale();
+	plvpor(0, 1, 0, 1);
+	plwind(0, 1, 0, 1);
+	plschr(0, 1.15 * s);
+	plcol0(QT_COL_INK);
+	plmtex("t", -1.5, 0.5, 0.5, text);
+	plschr(0, s);
+}
+
+/* ---- ticks ---- */
+
+double qt_nice_step(double range, int n, int integer)
+{
+	double raw, p, f;
+	if (!(range > 0) || n < 1)
+		return 1;
+	raw = range / n;
+	p = pow(10, floor(log10(raw)));
+	f = raw / p;
+	f = f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10;
+	raw = f * p;
+	return integer && raw < 1 ? 1 : raw;
+}
+
+/* Decimals that show a tick step exactly (0.25 -> 2, 5 -> 0). */
+static int step_decimals(double step)
+{
+	int d = 0;
+	while (d < 10 && fabs(step * pow(10, d) - floor(step * pow(10, d) +
+							 0.5)) > 1e-6)
+		d++;
+	return d;
+}
+
+struct tick_fmt {
+	int decimals[2]; /* x, y */
+	double step[2];
+};
+static struct tick_fmt fmt;
+
+static void format_tick(char *buf, size_t len, double v, double step,
+			int decimals)
+{
+	if (fabs(v) < step * 1e-9)
+		v = 0;
+	if (fabs(v) >= 1e5 || (fabs(v) > 0 && fabs(v) < 1e-3))
+		snprintf(buf, len, "%.3g", v);
+	else
+		snprintf(buf, len, "%.*f", decimals, v);
+}
+
+static void label_func(PLINT axis, PLFLT value, PLCHAR_NC_VECTOR label,
+		       PLINT length, PLPointer data)
+{
+	int a = axis == PL_X_AXIS ? 0 : 1;
+	format_tick(label, (size_t)length, value, fmt.step[a],
+		    fmt.decimals[a]);
+}
+
+/* Width in character heights of the widest tick label on [lo, hi]. */
+static double tick_label_width(double lo, double hi, double step,
+			       int decimals, int log)
+{
+	char buf[64];
+	double w = 0;
+	if (log)
+		return 3.2;
+	for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9;
+	     v += step) {
+		format_tick(buf, sizeof buf, v, step, decimals);
+		double t = qt_plot_text_width(buf);
+		w = t > w ? t : w;
+	}
+	return w;
+}
+
+static double to_world(double v, int log)
+{
+	return log ? (v > 0 ? log10(v) : NAN) : v;
+}
+
+/* Choose the tick steps of an axes (linear axes only). */
+static void plan_ticks(const qt_axes *a, double *xs, double *ys)
+{
+	*xs = a->xtick > 0 ? a->xtick : qt_nice_step(a->xmax - a->xmin, 6, 0);
+	*ys = qt_nice_step(a->ymax - a->ymin, 6, 0);
+}
+
+qt_box qt_plot_axes_frame(qt_box outer, const qt_axes *a)
+{
+	double xs, ys, left = 0.6, bottom = 0.6, top = 0.6, right = 1.2;
+	plan_ticks(a, &xs, &ys);
+	if (!a->no_yticks)
+		left += 0.6 + tick_label_width(a->ymin, a->ymax, ys,
+					       step_decimals(ys), a->logy);
+	if (a->ylabel)
+		left += 1.6;
+	if (!a->no_xticks)
+		bottom += 1.6;
+	if (a->xlabel)
+		bottom += 1.5;
+	if (a->title)
+		top += 1.6;
+	return qt_plot_inset(outer, left, right, bottom, top);
+}
+
+void qt_plot_axes(qt_box b, const qt_axes *a)
+{
+	char xopt[16], yopt[16];
+	double xs, ys, ylw = 0;
+	cur = *a;
+	plan_ticks(a, &xs, &ys);
+	fmt.step[0] = xs;
+	fmt.step[1] = ys;
+	fmt.decimals[0] = step_decimals(xs);
+	fmt.decimals[1] = step_decimals(ys);
+	plslabelfunc(label_func, NULL);
+	plvpor(b.x0, b.x1, b.y0, b.y1);
+	plwind(to_world(a->xmin, a->logx), to_world(a->xmax, a->logx),
+	       to_world(a->ymin, a->logy), to_world(a->ymax, a->logy));
+	if (a->grid) {
+		plcol0(QT_COL_GRID);
+		plwidth(0.8);
+		snprintf(xopt, sizeof xopt, "g%s", a->logx ? "l" : "");
+		snprintf(yopt, sizeof yopt, "g%s", a->logy ? "l" : "");
+		plbox(xopt, a->logx ? 0 : xs, 0, yopt, a->logy ? 0 : ys, 0);
+	}
+	plcol0(QT_COL_INK);
+	plwidth(1.0);
+	snprintf(xopt, sizeof xopt, "bc%s%s", a->no_xticks ? "" : "nst",
+		 a->no_xticks ? "" : a->logx ? "l" : "o");
+	snprintf(yopt, sizeof yopt, "bc%s%s", a->no_yticks ? "" : "nstv",
+		 a->no_yticks ? "" : a->logy ? "l" : "o");
+	plbox(xopt, a->logx ? 0 : xs, 0, yopt, a->logy ? 0 : ys, 0);
+	if (!a->no_yticks)
+		ylw = tick_label_width(a->ymin, a->ymax, ys, fmt.decimals[1],
+				       a->logy);
+	if (a->xlabel)
+		plmtex("b", a->no_xticks ? 1.5 : 3.0, 0.5, 0.5, a->xlabel);
+	if (a->ylabel)
+		plmtex("l", a->no_yticks ? 1.2 : ylw + 1.6, 0.5, 0.5,
+		       a->ylabel);
+	if (a->title)
+		plmtex("t", 0.8, 0.5, 0.5, a->title);
+	plslabelfunc(NULL, NULL);
+}
+
+/* ---- data ---- */
+
+static void set_style(int style)
+{
+	static PLINT dash_m[] = {6000}, dash_s[] = {3000};
+	static PLINT dot_m[] = {800}, dot_s[] = {1800};
+	if (style == 1)
+		plstyl(1, dash_m, dash_s);
+	else if (style == 2)
+		plstyl(1, dot_m, dot_s);
+	else
+		plstyl(0, NULL, NULL);
+}
+
+void qt_plot_line(int64_t n, const double *x, const double *y, int colour,
+		  double width, int style)
+{
+	PLFLT *wx = malloc((size_t)(n > 0 ? n : 1) * sizeof *wx);
+	PLFLT *wy = malloc((size_t)(n > 0 ? n : 1) * sizeof *wy);
+	int64_t k = 0;
+	if (!wx || !wy)
+		goto out;
+	plcol0(colour);
+	plwidth(width);
+	set_style(style);
+	for (int64_t i = 0; i <= n; i++) {
+		double a = i < n ? to_world(x[i], cur.logx) : NAN;
+		double b = i < n ? to_world(y[i], cur.logy) : NAN;
+		if (isfinite(a) && isfinite(b)) {
+			wx[k] = a;
+			wy[k++] = b;
+			continue;
+		}
+		if (k > 1)
+			plline((PLINT)k, wx, wy);
+		k = 0;
+	}
+	set_style(0);
+	plwidth(1.0);
+	plcol0(QT_COL_INK);
+out:
+	free(wx);
+	free(wy);
+}
+
+static void scratch_colour(int colour, double alpha)
+{
+	PLINT r, g, b;
+	PLFLT a;
+	plgcol0a(colour, &r, &g, &b, &a);
+	plscol0a(COL_SCRATCH, r, g, b, alpha);
+	plcol0(COL_SCRATCH);
+}
+
+void qt_plot_points(int64_t n, const double *x, const double *y, int colour,
+		    double alpha, double size)
+{
+	double s = text_scale();
+	scratch_colour(colour, alpha);
+	plschr(0, size * s);
+	for (int64_t i = 0; i < n; i++) {
+		PLFLT a = to_world(x[i], cur.logx), b = to_world(y[i], cur.logy);
+		if (isfinite(a) && isfinite(b))
+			plstring(1, &a, &b, "●");
+	}
+	plschr(0, s);
+	plcol0(QT_COL_INK);
+}
+
+void qt_plot_steps(int nbins, const double *edges, const double *h,
+		   int colour, double width, double fill_alpha)
+{
+	int n = 2 * nbins + 2;
+	PLFLT *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+	double base = cur.logy ? log10(cur.ymin) : 0;
+	if (!x || !y)
+		goto out;
+	x[0] = to_world(edges[0], cur.logx);
+	y[0] = base;
+	for (int i = 0; i < nbins; i++) {
+		double v = cur.logy ? (h[i] > 0 ? log10(h[i]) : base) : h[i];
+		x[2 * i + 1] = to_world(edges[i], cur.logx);
+		x[2 * i + 2] = to_world(edges[i + 1], cur.logx);
+		y[2 * i + 1] = y[2 * i + 2] = v;
+	}
+	x[n - 1] = to_world(edges[nbins], cur.logx);
+	y[n - 1] = base;
+	if (fill_alpha > 0) {
+		scratch_colour(colour, fill_alpha);
+		plfill(n, x, y);
+	}
+	plcol0(colour);
+	plwidth(width);
+	plline(n, x, y);
+	plwidth(1.0);
+	plcol0(QT_COL_INK);
+out:
+	free(x);
+	free(y);
+}
+
+void qt_plot_text(double x, double y, double just, double scale, int colour,
+		  const char *text)
+{
+	double s = text_scale();
+	plschr(0, scale * s);
+	plcol0(colour);
+	plptex(to_world(x, cur.logx), to_world(y, cur.logy), 1, 0, just, text);
+	plschr(0, s);
+	plcol0(QT_COL_INK);
+}
+
+void qt_plot_legend(int corner, int n, const char *const *labels,
+		    const int *colours, const int *kinds)
+{
+	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
+	double cx = qt_plot_char_x(), cy = qt_plot_char_y();
+	double tw = 0, line_h = 1.6 * cy, sample = 2.6 * cx, pad = 0.7 * cx;
+	double bw, bh, bx0, by0;
+	if (n <= 0)
+		return;
+	plgvpd(&vx0, &vx1, &vy0, &vy1);
+	plgvpw(&wx0, &wx1, &wy0, &wy1);
+	for (int i = 0; i < n; i++) {
+		double w = qt_plot_text_width(labels[i]) * cx;
+		tw = w > tw ? w : tw;
+	}
+	bw = pad + sample + pad + tw + pad;
+	bh = n * line_h + 0.6 * cy;
+	bx0 = corner == 1 || corner == 3 ? vx0 + 0.8 * cx
+					 : vx1 - 0.8 * cx - bw;
+	by0 = corner >= 2 ? vy0 + 0.8 * cy : vy1 - 0.8 * cy - bh;
+	plvpor(bx0, bx0 + bw, by0, by0 + bh);
+	plwind(0, bw, 0, bh);
+	{
+		PLFLT fx[5] = {0, bw, bw, 0, 0}, fy[5] = {0, 0, bh, bh, 0};
+		scratch_colour(QT_COL_BG, 0.85);
+		plfill(4, fx, fy);
+		plcol0(QT_COL_GRID);
+		plline(5, fx, fy);
+	}
+	for (int i = 0; i < n; i++) {
+		double yc = bh - 0.3 * cy - (i + 0.5) * line_h;
+		PLFLT lx[2] = {pad, pad + sample}, ly[2] = {yc, yc};
+		if (kinds[i] == 0 || kinds[i] == 1) {
+			plcol0(colours[i]);
+			plwidth(2.0);
+			set_style(kinds[i]);
+			plline(2, lx, ly);
+			set_style(0);
+			plwidth(1.0);
+		} else if (kinds[i] == 2) {
+			PLFLT mx = pad + sample / 2, my = yc;
+			plcol0(colours[i]);
+			plstring(1, &mx, &my, "●");
+		} else {
+			PLFLT fx[4] = {pad, pad + sample, pad + sample, pad};
+			PLFLT fy[4] = {yc - 0.35 * cy, yc - 0.35 * cy,
+				       yc + 0.35 * cy, yc + 0.35 * cy};
+			scratch_colour(colours[i], 0.5);
+			plfill(4, fx, fy);
+			plcol0(colours[i]);
+			plline(4, fx, fy);
+		}
+		plcol0(QT_COL_INK);
+		plptex(pad + sample + pad, yc, 1, 0, 0, labels[i]);
+	}
+	plvpor(vx0, vx1, vy0, vy1);
+	plwind(wx0, wx1, wy0, wy1);
+}
+
+/* ---- heatmaps ---- */
+
+void qt_plot_heatmap(const double *z, int nx, int ny, double x0, double x1,
+		     double y0, double y1, double zmin, double zmax, int log)
+{
+	PLFLT **g;
+	double lo = log ? log10(zmin) : zmin, hi = log ? log10(zmax) : zmax;
+	double blank = lo - 1 - fabs(lo);
+	if (!(hi > lo))
+		hi = lo + 1;
+	plAlloc2dGrid(&g, nx, ny);
+	if (!g)
+		return;
+	for (int ix = 0; ix < nx; ix++)
+		for (int iy = 0; iy < ny; iy++) {
+			double v = z[(int64_t)(ny - 1 - iy) * nx + ix];
+			if (log)
+				v = v > 0 ? log10(v) : NAN;
+			g[ix][iy] = isfinite(v) && v >= lo && v <= hi ? v : blank;
+		}
+	plimagefr((PLFLT_MATRIX)g, nx, ny, to_world(x0, cur.logx),
+		  to_world(x1, cur.logx), to_world(y0, cur.logy),
+		  to_world(y1, cur.logy), lo, hi, lo, hi, NULL, NULL);
+	plFree2dGrid(g, nx, ny);
+}
+
+void qt_plot_colorbar(qt_box b, double zmin, double zmax, int log,
+		      const char *label)
+{
+	enum { N = 256 };
+	PLFLT **g;
+	double lo = log ? log10(zmin) : zmin, hi = log ? log10(zmax) : zmax;
+	double step, lw;
+	char yopt[16];
+	if (!(hi > lo))
+		hi = lo + 1;
+	plvpor(b.x0, b.x1, b.y0, b.y1);
+	plwind(0, 1, lo, hi);
+	plAlloc2dGrid(&g, 1, N);
+	if (!g)
+		return;
+	for (int i = 0; i < N; i++)
+		g[0][i] = lo + (i + 0.5) * (hi - lo) / N;
+	plimagefr((PLFLT_MATRIX)g, 1, N, 0, 1, lo, hi, lo, hi, lo, hi, NULL,
+		  NULL);
+	plFree2dGrid(g, 1, N);
+	step = qt_nice_step(hi - lo, 6, 0);
+	fmt.step[1] = step;
+	fmt.decimals[1] = step_decimals(step);
+	plslabelfunc(label_func, NULL);
+	plcol0(QT_COL_INK);
+	snprintf(yopt, sizeof yopt, "bcmstv%s", log ? "l" : "o");
+	plbox("bc", 0, 0, yopt, log ? 0 : step, 0);
+	plslabelfunc(NULL, NULL);
+	lw = tick_label_width(lo, hi, step, fmt.decimals[1], log);
+	if (label)
+		plmtex("r", lw + 1.8, 0.5, 0.5, label);
+}
+
+void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
+			int h, int w, const char *const *titles,
+			const int *title_colours, double zmin, double zmax,
+			int log, const char *bar_label)
+{
+	double lo = log ? log10(zmin) : zmin, hi = log ? log10(zmax) : zmax;
+	double step = qt_nice_step(hi > lo ? hi - lo : 1, 6, 0);
+	double right = 1.0 + 1.3 + 0.8 + 2.4 +
+		       tick_label_width(lo, hi, step, step_decimals(step), log);
+	double top = -1, bottom = 2, cx = qt_plot_char_x();
+	int nrows = (n + ncols - 1) / ncols;
+	double s = text_scale(), ts = ncols >= 4 ? 0.85 * s : s;
+	qt_box grid = qt_plot_inset(area, 0, right, 0, 0), bar;
+	for (int i = 0; i < n; i++) {
+		qt_box cell = qt_plot_cell(grid, nrows, ncols, i), fr;
+		plschr(0, ts);
+		fr = qt_plot_inset(cell, 0.4, 0.4, 0.4,
+				   titles && titles[i] ? 1.7 : 0.4);
+		fr = qt_plot_fit_aspect(fr, (double)w / h);
+		cur = (qt_axes){.xmin = 0, .xmax = w, .ymin = 0, .ymax = h};
+		plvpor(fr.x0, fr.x1, fr.y0, fr.y1);
+		plwind(0, w, 0, h);
+		qt_plot_heatmap(img + (int64_t)i * h * w, w, h, 0, w, 0, h,
+				zmin, zmax, log);
+		plcol0(QT_COL_INK);
+		plbox("bc", 0, 0, "bc", 0, 0);
+		if (titles && titles[i]) {
+			plcol0(title_colours ? title_colours[i] : QT_COL_INK);
+			plmtex("t", 0.5, 0.5, 0.5, titles[i]);
+			plcol0(QT_COL_INK);
+		}
+		top = fr.y1 > top ? fr.y1 : top;
+		bottom = fr.y0 < bottom ? fr.y0 : bottom;
+	}
+	plschr(0, s);
+	bar = (qt_box){grid.x1 + 1.0 * cx, grid.x1 + 2.3 * cx, bottom, top};
+	qt_plot_colorbar(bar, zmin, zmax, log, bar_label);
+}
+
+double qt_viridis_luminance(double f)
+{
+	double x = (f < 0 ? 0 : f > 1 ? 1 : f) * 9, c[3];
+	int i = x >= 9 ? 8 : (int)x;
+	double t = x - i;
+	for (int k = 0; k < 3; k++)
+		c[k] = ((1 - t) * viridis[i][k] + t * viridis[i + 1][k]) / 255;
+	return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}

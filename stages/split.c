@@ -1,0 +1,340 @@
+/* split.c: quanta-split, one stream into train / validation / test.
+ *
+ * Samples are read in windows of a few batches; common/splitter.h assigns
+ * each sample to a part so that every part gets its fraction exactly (to
+ * within one sample per class, at every point of the stream, without
+ * knowing its length) and, with --stratify, every class is split in the
+ * same proportions; within a window the choice of samples is uniformly
+ * random for the seed.  Each part keeps the input's sample order and
+ * batches (qt_batch_take) and the input header, plus a provenance step
+ * with param part=train|val|test.  Memory: one window (--window samples,
+ * or one batch when batches are larger).  docs/stages/split.md is the
+ * manual.
+ */
+#include "common/cli.h"
+#include "common/error.h"
+#include "common/fieldref.h"
+#include "common/label.h"
+#include "common/splitter.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+	"Usage: quanta split --train F [--val F] [--test F] -o TRAIN --test-out TEST\n"
+	"                    [--val-out VAL] [OPTIONS]\n"
+	"Split a stream into training, validation and test streams.\n"
+	"\n"
+	"  -i, --input ENDPOINT     stream to read (default '-': stdin)\n"
+	"      --train F            fraction of samples for training (0 to 1)\n"
+	"      --val F              fraction for validation (default 0)\n"
+	"      --test F             fraction for testing (default: the rest)\n"
+	"  -o, --output ENDPOINT    where the training part goes (default '-')\n"
+	"      --val-out ENDPOINT   where the validation part goes\n"
+	"      --test-out ENDPOINT  where the test part goes (also --rest)\n"
+	"      --stratify FIELD     split every class of this label field in the\n"
+	"                           same proportions\n"
+	"      --seed S             seed of the random assignment (default 0)\n"
+	"      --window N           samples shuffled together (default 256)\n"
+	"  -q, --quiet              do not report the part sizes on stderr\n"
+	"  -h, --help               show this help\n"
+	"  -V, --version            show the version\n"
+	"\n"
+	"Every part gets its fraction of the samples (of every class, with\n"
+	"--stratify) to within one sample, which samples go where is random for\n"
+	"the seed, and the same seed and input give the same split.  Each output\n"
+	"is a file, '-' or a ZeroMQ endpoint.\n"
+	"\n"
+	"Examples:\n"
+	"  quanta split --train 0.8 -i jets.qs -o train.qs --test-out test.qs\n"
+	"  quanta simulate jets -n 10000 | quanta split --train 0.7 --val 0.15 \\\n"
+	"      --stratify labels --seed 7 -o train.qs --val-out val.qs --test-out test.qs\n";
+
+enum { TRAIN, VAL, TEST, NPARTS };
+static const char *const part_name[NPARTS] = {"train", "val", "test"};
+
+struct window {
+	qt_batch **b;
+	int nb, cap;
+	int64_t n;        /* samples */
+	int64_t *key;     /* (n) strata */
+	uint8_t *part;    /* (n) parts */
+	int64_t *idx;     /* scratch for qt_batch_take */
+};
+
+static void window_clear(struct window *w)
+{
+	for (int j = 0; j < w->nb; j++)
+		qt_batch_free(w->b[j]);
+	w->nb = 0;
+	w->n = 0;
+}
+
+static void window_free(struct window *w)
+{
+	window_clear(w);
+	free(w->b);
+	free(w->key);
+	free(w->part);
+	free(w->idx);
+}
+
+static int window_push(struct window *w, qt_batch *b)
+{
+	if (w->nb == w->cap) {
+		int cap = w->cap ? 2 * w->cap : 8;
+		qt_batch **nb = realloc(w->b, (size_t)cap * sizeof *nb);
+		if (!nb)
+			return qt_error(QT_ENOMEM, "out of memory");
+		w->b = nb;
+		w->cap = cap;
+	}
+	w->b[w->nb++] = b;
+	w->n += b->n;
+	return 0;
+}
+
+/* Assign the window's samples and write each part's share of each batch. */
+static int window_flush(struct window *w, const qt_header *h, int strat,
+			int label_kind, qt_splitter *sp, qt_writer **out)
+{
+	int64_t s = 0, n = w->n ? w->n : 1;
+	int rc;
+	int64_t *key = realloc(w->key, (size_t)n * sizeof *key);
+	if (key)
+		w->key = key;
+	uint8_t *part = realloc(w->part, (size_t)n);
+	if (part)
+		w->part = part;
+	if (!key || !part)
+		return qt_error(QT_ENOMEM, "out of memory");
+	for (int j = 0; strat >= 0 && j < w->nb; j++)
+		for (int64_t i = 0; i < w->b[j]->n; i++, s++)
+			if ((rc = qt_label_get(&h->fields[strat], label_kind,
+					       w->b[j]->t[strat], i, &key[s])) < 0)
+				return qt_error_prefix(rc, "--stratify: ");
+	if ((rc = qt_splitter_assign(sp, strat >= 0 ? key : NULL, w->n,
+				     part)) < 0)
+		return rc;
+	s = 0;
+	for (int j = 0; j < w->nb; j++) {
+		const qt_batch *b = w->b[j];
+		int64_t *idx = realloc(w->idx, (size_t)(b->n ? b->n : 1) *
+				       sizeof *idx);
+		if (!idx)
+			return qt_error(QT_ENOMEM, "out of memory");
+		w->idx = idx;
+		for (int p = 0; p < NPARTS; p++) {
+			int64_t k = 0;
+			for (int64_t i = 0; i < b->n; i++)
+				if (part[s + i] == p)
+					idx[k++] = i;
+			if (k == 0)
+				continue;
+			if (k == b->n) {
+				rc = qt_writer_write(out[p], b);
+			} else {
+				qt_batch *t = qt_batch_take(h, b, idx, k);
+				rc = t ? qt_writer_write(out[p], t) : QT_ENOMEM;
+				qt_batch_free(t);
+			}
+			if (rc < 0)
+				return rc;
+		}
+		s += b->n;
+	}
+	window_clear(w);
+	return 0;
+}
+
+/* The three fractions from the options given (NULL: not given). */
+static int fractions(const char *const given[NPARTS], double frac[NPARTS])
+{
+	static const char *const opt[NPARTS] = {"--train", "--val", "--test"};
+	double sum = 0;
+	int rc, nset = 0;
+	for (int p = 0; p < NPARTS; p++) {
+		frac[p] = 0;
+		if (!given[p])
+			continue;
+		if ((rc = qt_parse_double(given[p], opt[p], 0, 1, &frac[p])) < 0)
+			return rc;
+		sum += frac[p];
+		nset++;
+	}
+	if (!given[TRAIN] && !given[TEST])
+		return qt_error(QT_EUSAGE, "give the training fraction with "
+				"--train F (or --test F)");
+	if (sum > 1 + 1e-9)
+		return qt_error(QT_EUSAGE, "the fractions add up to %g, more "
+				"than 1", sum);
+	if (nset == NPARTS && fabs(sum - 1) > 1e-9)
+		return qt_error(QT_EUSAGE, "--train, --val and --test add up to "
+				"%g, not 1", sum);
+	/* The one part not given takes the rest. */
+	if (!given[TEST])
+		frac[TEST] = fmax(0, 1 - frac[TRAIN] - frac[VAL]);
+	else if (!given[TRAIN])
+		frac[TRAIN] = fmax(0, 1 - frac[TEST] - frac[VAL]);
+	else if (!given[VAL])
+		frac[VAL] = fmax(0, 1 - frac[TRAIN] - frac[TEST]);
+	if (frac[TRAIN] + frac[VAL] + frac[TEST] < 1 - 1e-9)
+		return qt_error(QT_EUSAGE, "the fractions add up to less than 1");
+	return 0;
+}
+
+static int open_outputs(qt_writer **out, const char *const path[NPARTS],
+			const qt_header *in)
+{
+	for (int p = 0; p < NPARTS; p++) {
+		qt_header *h;
+		int rc, step;
+		if (!path[p])
+			continue;
+		if (!(h = qt_header_clone(in)))
+			return qt_error(QT_ENOMEM, "out of memory");
+		step = rc = qt_cli_provenance(h);
+		if (rc >= 0)
+			rc = qt_header_add_param(h, step, "part", part_name[p]);
+		if (rc >= 0)
+			rc = qt_writer_open(&out[p], path[p], h);
+		qt_header_free(h);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void report(const qt_splitter *sp, const char *const path[NPARTS])
+{
+	char msg[256];
+	int n = 0;
+	int64_t total = 0;
+	for (int p = 0; p < NPARTS; p++)
+		total += qt_splitter_count(sp, p);
+	for (int p = 0; p < NPARTS; p++)
+		if (path[p])
+			n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%lld %s",
+				      n ? ", " : "",
+				      (long long)qt_splitter_count(sp, p),
+				      part_name[p]);
+	qt_cli_note("%lld samples: %s", (long long)total, msg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"input", required_argument, 0, 'i'},
+		{"output", required_argument, 0, 'o'},
+		{"train", required_argument, 0, 't'},
+		{"val", required_argument, 0, 'v'},
+		{"test", required_argument, 0, 'e'},
+		{"val-out", required_argument, 0, 'W'},
+		{"test-out", required_argument, 0, 'E'},
+		{"rest", required_argument, 0, 'E'},
+		{"stratify", required_argument, 0, 's'},
+		{"seed", required_argument, 0, 'S'},
+		{"window", required_argument, 0, 'w'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	const char *input = "-", *given[NPARTS] = {0}, *path[NPARTS] = {"-"};
+	const char *stratify = NULL, *seed_s = NULL;
+	long long seed = 0, window = 256;
+	double frac[NPARTS];
+	int quiet = 0, c, rc = 0, strat = -1, label_kind = 0;
+	qt_reader *rd = NULL;
+	const qt_header *h;
+	qt_writer *out[NPARTS] = {0};
+	qt_splitter *sp = NULL;
+	struct window win = {0};
+	qt_batch *b;
+
+	qt_cli_init("split", argc, argv);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hVi:o:q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': input = optarg; break;
+		case 'o': path[TRAIN] = optarg; break;
+		case 't': given[TRAIN] = optarg; break;
+		case 'v': given[VAL] = optarg; break;
+		case 'e': given[TEST] = optarg; break;
+		case 'W': path[VAL] = optarg; break;
+		case 'E': path[TEST] = optarg; break;
+		case 's': stratify = optarg; break;
+		case 'S': seed_s = optarg; break;
+		case 'w':
+			if ((rc = qt_parse_int(optarg, "--window", 1, 1 << 24,
+					       &window)) < 0)
+				return qt_cli_usage("%s", qt_error_message(rc));
+			break;
+		case 'q': quiet = 1; break;
+		case 'h': return qt_cli_help(help);
+		case 'V': return qt_cli_version();
+		case ':': return qt_cli_bad_option(argv, 1);
+		default: return qt_cli_bad_option(argv, 0);
+		}
+	}
+	if (optind < argc)
+		return qt_cli_usage("unexpected argument '%s'", argv[optind]);
+	if (seed_s && (rc = qt_parse_int(seed_s, "--seed", 0, INT64_MAX,
+					 &seed)) < 0)
+		return qt_cli_usage("%s", qt_error_message(rc));
+	if ((rc = fractions(given, frac)) < 0)
+		return qt_cli_usage("%s", qt_error_message(rc));
+	if (frac[VAL] > 0 && !path[VAL])
+		return qt_cli_usage("--val %g needs --val-out ENDPOINT", frac[VAL]);
+	if (path[VAL] && !given[VAL])
+		return qt_cli_usage("--val-out needs --val FRACTION");
+	if (frac[TEST] > 0 && !path[TEST])
+		return qt_cli_usage("the test part (%g of the samples) needs "
+				    "--test-out ENDPOINT", frac[TEST]);
+	for (int p = 0; p < NPARTS; p++)
+		for (int q = p + 1; q < NPARTS; q++)
+			if (path[p] && path[q] && !strcmp(path[p], path[q]))
+				return qt_cli_usage("the %s and %s parts both go "
+						    "to '%s'", part_name[p],
+						    part_name[q], path[p]);
+
+	if ((rc = qt_reader_open(&rd, input)) < 0)
+		goto out;
+	h = qt_reader_header(rd);
+	if (stratify) {
+		if ((rc = strat = qt_field_require(h, stratify, "--stratify")) < 0)
+			goto out;
+		if ((rc = label_kind = qt_label_kind(&h->fields[strat])) < 0)
+			goto out;
+	}
+	if ((rc = qt_splitter_new(&sp, NPARTS, frac, (uint64_t)seed)) < 0 ||
+	    (rc = open_outputs(out, path, h)) < 0)
+		goto out;
+	while ((rc = qt_reader_next(rd, &b)) > 0) {
+		if ((rc = window_push(&win, b)) < 0) {
+			qt_batch_free(b);
+			break;
+		}
+		if (win.n >= window &&
+		    (rc = window_flush(&win, h, strat, label_kind, sp, out)) < 0)
+			break;
+	}
+	if (rc == 0 && win.nb)
+		rc = window_flush(&win, h, strat, label_kind, sp, out);
+	for (int p = 0; rc == 0 && p < NPARTS; p++) {
+		rc = qt_writer_close(out[p]);
+		out[p] = NULL;
+	}
+	if (rc == 0 && !quiet)
+		report(sp, path);
+out:
+	for (int p = 0; p < NPARTS; p++)
+		qt_writer_abort(out[p]);
+	window_free(&win);
+	qt_splitter_free(sp);
+	qt_reader_close(rd);
+	return qt_cli_finish(rc);
+}
