@@ -4,6 +4,7 @@
 #   make test       unit tests, Bats tests, a short fuzz run; ends "N passed, N failed"
 #   make sanitize   the same tests built with AddressSanitizer + UBSan (in build/san)
 #   make fuzz       a longer fuzz run of the stream decoder (FUZZ_SECONDS=600)
+#   make bench      build bench/*.c into build/bench/ and run bench/run.sh
 #   make setup      install the Debian packages quanta needs (root)
 #   make install PREFIX=/usr/local
 #
@@ -54,7 +55,7 @@ PROGS      := $(BINDIR)/quanta $(patsubst %,$(BINDIR)/quanta-%,$(filter-out quan
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test sanitize fuzz setup install clean report bench
+.PHONY: all test sanitize fuzz setup install clean report bench bench-build
 all: report $(LIBS) $(PROGS)
 
 report:
@@ -108,6 +109,21 @@ $(BUILD)/tests/fuzz_stream_run: tests/fuzz/fuzz_stream.c tests/fuzz/replay.c $(L
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) tests/fuzz/fuzz_stream.c tests/fuzz/replay.c $(LINK_LIBS) -o $@ $(LDLIBS)
 
+# Benchmarks against PyTorch (docs/BENCHMARKS.md): bench/NAME.c becomes
+# $(BENCHDIR)/NAME; bench/run.sh runs them beside their PyTorch twins.
+BENCHDIR   ?= build/bench
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BENCHDIR)/%)
+
+$(BENCHDIR)/%: $(BUILD)/bench/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-build: $(BENCH_BINS)
+
+bench: report $(BENCH_BINS)
+	BENCHDIR=$(BENCHDIR) bench/run.sh
+
 FUZZ_SECONDS ?= 600
 fuzz:
 	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus-run
@@ -136,4 +152,5 @@ install: all
 clean:
 	rm -rf build bin lib
 
--include $(LIB_OBJS:.o=.d) $(STAGE_SRCS:%.c=$(BUILD)/%.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) $(CU_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(STAGE_SRCS:%.c=$(BUILD)/%.d) $(UNIT_SRCS:%.c=$(BUILD)/%.d) $(CU_OBJS:.o=.d) \
+    $(BENCH_SRCS:%.c=$(BUILD)/%.d)

@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 /* Chunks of about this many bytes: big enough that per-chunk overhead
- * vanishes, small enough that a partial read decompresses little. */
-#define CHUNK_TARGET (1u << 20)
+ * vanishes, small enough that a partial read decompresses little and a
+ * small dataset's one partly filled chunk wastes little space. */
+#define CHUNK_TARGET (256u << 10)
 #define CACHE_MAX ((size_t)256 << 20)
 
 static hid_t bool_type = H5I_INVALID_HID;
@@ -344,8 +345,8 @@ static hid_t read_access_plist(hid_t d, size_t elsize)
 			across *= (dims[i] + chunk[i] - 1) / chunk[i];
 	}
 	size_t want = bytes * across;
-	if (want < CHUNK_TARGET)
-		want = CHUNK_TARGET;
+	if (want < ((size_t)1 << 20))
+		want = (size_t)1 << 20;
 	if (want > CACHE_MAX)
 		want = CACHE_MAX;
 	dapl = H5Pcreate(H5P_DATASET_ACCESS);

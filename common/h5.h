@@ -122,7 +122,7 @@ typedef struct qt_h5_append {
 } qt_h5_append;
 
 /* Create dataset `name` at loc with rows of shape row_shape[0..row_ndim)
- * and no rows yet.  Chunks hold about 1 MiB of rows; compress 1..9 adds
+ * and no rows yet.  Chunks hold about 256 KiB of rows; compress 1..9 adds
  * gzip at that level (with byte shuffling), 0 stores raw chunks. */
 int qt_h5_append_open(qt_h5_append *a, hid_t loc, const char *name,
 		      qt_dtype dt, int row_ndim, const int64_t *row_shape,

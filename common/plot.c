@@ -610,6 +610,14 @@ void qt_plot_text(double x, double y, double just, double scale, int colour,
 	plcol0(QT_COL_INK);
 }
 
+void qt_plot_margin_text(const char *side, double disp, double pos,
+			 double just, int colour, const char *text)
+{
+	plcol0(colour);
+	plmtex(side, disp, pos, just, text);
+	plcol0(QT_COL_INK);
+}
+
 void qt_plot_legend(int corner, int n, const char *const *labels,
 		    const int *colours, const int *kinds)
 {

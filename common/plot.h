@@ -133,6 +133,13 @@ void qt_plot_steps(int nbins, const double *edges, const double *h,
 void qt_plot_text(double x, double y, double just, double scale, int colour,
 		  const char *text);
 
+/* Text outside (or inside, disp < 0) the frame of the current panel, as
+ * PLplot's plmtex: side "b", "t", "l", "r" ("lv", "rv": written
+ * horizontally), `disp` character heights from the frame, `pos` 0..1
+ * along it, `just` 0 left .. 1 right. */
+void qt_plot_margin_text(const char *side, double disp, double pos,
+			 double just, int colour, const char *text);
+
 /* A legend in a corner of the current panel: corner 0 top right, 1 top
  * left, 2 bottom right, 3 bottom left.  kinds[i]: 0 line, 1 dashed line,
  * 2 marker, 3 filled box. */

@@ -676,10 +676,10 @@ int qt_net_bind(qt_net *net, const qt_header *h)
 		const qt_field *f;
 		int64_t shape[QT_MAX_DIMS] = {net->max_batch};
 		tg->field = qt_header_find(h, tg->name);
+		qt_tensor_free(tg->value);
+		tg->value = NULL;
 		if (tg->field < 0)
-			return qt_error(QT_EFORMAT, "%s:%d: the stream has no "
-					"field '%s' for this target", net->path,
-					tg->line, tg->name);
+			continue; /* prediction needs no targets */
 		f = &h->fields[tg->field];
 		if (f->ndim > 0 && f->shape[0] < 0)
 			return qt_error(QT_EFORMAT, "target '%s' is ragged",
@@ -728,7 +728,6 @@ int qt_net_bind(qt_net *net, const qt_header *h)
 							     f->shape));
 			}
 		}
-		qt_tensor_free(tg->value);
 		tg->value = qt_tensor_new(l >= 0 && net->losses[l].kind ==
 					  QT_LOSS_CE ? QT_I64 : net->dtype,
 					  f->ndim + 1, shape);

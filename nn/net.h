@@ -122,7 +122,8 @@ void qt_net_free(qt_net *net);
 
 /* Match inputs and targets to stream fields by name; check dtypes and
  * per-sample shapes.  QT_ESHAPE/QT_EFORMAT name the field and the model
- * line. */
+ * line.  Every input must be in the stream; a target that is not is left
+ * unbound (field -1), and its loss is skipped: prediction needs none. */
 int qt_net_bind(qt_net *net, const qt_header *h);
 
 /* Copy samples idx[0..n) of batch b (a batch of the bound stream) into

@@ -551,6 +551,14 @@ int qt_train(const qt_train_opts *o)
 	if ((rc = qt_net_build(&t.net, t.model, &cfg)) < 0 ||
 	    (rc = qt_net_bind(t.net, t.h)) < 0)
 		goto out;
+	for (int k = 0; k < t.net->ntargets; k++)
+		if (t.net->targets[k].field < 0) {
+			rc = qt_error(QT_EFORMAT, "%s:%d: the stream has no field "
+				      "'%s' for this target", t.net->path,
+				      t.net->targets[k].line,
+				      t.net->targets[k].name);
+			goto out;
+		}
 	if (t.net->nlosses == 0) {
 		rc = qt_error(QT_EFORMAT, "%s: the model has no loss line; "
 			      "nothing to train", t.net->path);

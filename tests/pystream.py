@@ -11,6 +11,7 @@ write back into numpy arrays without quanta code.
     pystream.py samples IN     # one sha256 per sample, in order
     pystream.py body IN OUT    # the bytes after the header message
     pystream.py header IN [--strip-endpoints]   # the header as JSON
+    pystream.py strip-end IN OUT  # the stream without its end map
 
 Shapes: comma-separated sizes, empty for a scalar, '*' first for a ragged
 field (e.g. nodes:f4:*,3); --index-of edges=nodes makes a ragged int field
@@ -282,6 +283,18 @@ def cmd_body(a):
     open_out(a.out).write(data[u.tell():])
 
 
+def cmd_strip_end(a):
+    data = open_in(a.inp).read()
+    u = msgpack.Unpacker(raw=False, max_buffer_size=2**31 - 1)
+    u.feed(data)
+    last = pos = 0
+    for msg in u:
+        last, pos = pos, u.tell()
+    if not (isinstance(msg, dict) and "quanta.end" in msg):
+        sys.exit("pystream.py: %s has no end map" % a.inp)
+    open_out(a.out).write(data[:last])
+
+
 ENDPOINT_OPTS = ("-i", "-o", "--input", "--output", "--test-out", "--val-out",
                  "--rest")
 
@@ -327,12 +340,14 @@ def main():
         p.add_argument("inp")
         if name == "header":
             p.add_argument("--strip-endpoints", action="store_true")
-    p = sub.add_parser("body")
-    p.add_argument("inp")
-    p.add_argument("out")
+    for name in ("body", "strip-end"):
+        p = sub.add_parser(name)
+        p.add_argument("inp")
+        p.add_argument("out")
     a = ap.parse_args()
     {"write": cmd_write, "dump": cmd_dump, "samples": cmd_samples,
-     "body": cmd_body, "header": cmd_header}[a.cmd](a)
+     "body": cmd_body, "header": cmd_header,
+     "strip-end": cmd_strip_end}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,213 @@
+#!/usr/bin/env bats
+# quanta split: exact fractions, exact stratification, the parts together
+# are the input (same multiset of samples), determinism for a seed, graph
+# samples, provenance, and bad input.
+
+load helpers
+
+setup() {
+	quanta_setup
+	PYS="$ROOT/tests/pystream.py"
+}
+teardown() { quanta_teardown; }
+
+mk() { "$PY" "$PYS" write "$@"; }
+
+mk_labelled() { # FILE N: images, 5-class labels, a float
+	mk "$1" --field images:f4:4,4 --field labels:i8: --classes labels=g,q,t,w,z \
+		--field v:f8: --random "$2" --batch 37 --seed 9
+}
+
+# same_multiset INPUT PART...: the parts hold exactly the input's samples.
+same_multiset() {
+	local in=$1 p
+	shift
+	"$PY" "$PYS" samples "$in" | sort > "$T/want.txt"
+	for p in "$@"; do "$PY" "$PYS" samples "$p"; done | sort > "$T/got.txt"
+	cmp "$T/want.txt" "$T/got.txt"
+}
+
+# counts FILE FIELD: per-class sample counts "c0 c1 ..." (jq over inspect).
+counts() {
+	quanta inspect --json "$1" | jq -r "[.stats.$2.histogram[].count] | join(\" \")"
+}
+
+@test "split: exact fractions, and the parts together are the input" {
+	mk_labelled "$T/in.qs" 1000
+	run quanta split --train 0.8 -i "$T/in.qs" -o "$T/train.qs" --test-out "$T/test.qs"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "quanta-split: 1000 samples: 800 train, 200 test" ]]
+	[ "$(quanta inspect --json "$T/train.qs" | jq .samples)" -eq 800 ]
+	[ "$(quanta inspect --json "$T/test.qs" | jq .samples)" -eq 200 ]
+	same_multiset "$T/in.qs" "$T/train.qs" "$T/test.qs"
+}
+
+@test "split: three parts, stratified: every class within one sample of its share" {
+	mk_labelled "$T/in.qs" 2003
+	quanta split --train 0.7 --val 0.1 --stratify labels --seed 3 -q -i "$T/in.qs" \
+		-o "$T/tr.qs" --val-out "$T/va.qs" --test-out "$T/te.qs"
+	same_multiset "$T/in.qs" "$T/tr.qs" "$T/va.qs" "$T/te.qs"
+	all=($(counts "$T/in.qs" labels))
+	tr=($(counts "$T/tr.qs" labels))
+	va=($(counts "$T/va.qs" labels))
+	te=($(counts "$T/te.qs" labels))
+	for c in 0 1 2 3 4; do
+		echo "class $c: ${all[$c]} -> ${tr[$c]} ${va[$c]} ${te[$c]}"
+		"$PY" -c "
+import math, sys
+n, parts = ${all[$c]}, (${tr[$c]}, ${va[$c]}, ${te[$c]})
+assert sum(parts) == n
+for got, f in zip(parts, (0.7, 0.1, 0.2)):
+    assert math.floor(n * f - 1e-9) <= got <= math.ceil(n * f + 1e-9), (n, f, got)
+"
+	done
+}
+
+@test "split: the same seed gives the same parts, another seed others" {
+	mk_labelled "$T/in.qs" 500
+	for run in 1a 1b 2; do
+		quanta split --train 0.6 --seed ${run%[ab]} -q -i "$T/in.qs" \
+			-o "$T/a$run.qs" --test-out "$T/b$run.qs"
+		"$PY" "$PYS" body "$T/a$run.qs" "$T/a$run.body"
+		"$PY" "$PYS" body "$T/b$run.qs" "$T/b$run.body"
+	done
+	cmp "$T/a1a.body" "$T/a1b.body"
+	cmp "$T/b1a.body" "$T/b1b.body"
+	! cmp -s "$T/a1a.body" "$T/a2.body"
+	# a part keeps the input order of its samples
+	"$PY" "$PYS" samples "$T/in.qs" > "$T/in.txt"
+	"$PY" "$PYS" samples "$T/a1a.qs" > "$T/a.txt"
+	grep -n -F -x -f "$T/a.txt" "$T/in.txt" | cut -d: -f1 > "$T/pos.txt"
+	[ "$(wc -l < "$T/pos.txt")" -eq 300 ]
+	sort -n -c "$T/pos.txt"
+}
+
+@test "split: a periodic input does not end up in one part" {
+	# label = sample index mod 5; without stratifying, a systematic rule
+	# ('every fifth sample to test') would put one label in test only
+	"$PY" - "$PYS" "$T/in.qs" <<'EOF'
+import sys, importlib.util
+spec = importlib.util.spec_from_file_location("pystream", sys.argv[1])
+ps = importlib.util.module_from_spec(spec); spec.loader.exec_module(ps)
+import numpy as np
+w = ps.Writer(open(sys.argv[2], "wb"), [ps.field("k", "<i8", [])])
+for s in range(0, 10000, 100):
+    w.write({"k": np.arange(s, s + 100) % 5})
+w.close()
+EOF
+	quanta split --train 0.8 -q -i "$T/in.qs" -o "$T/tr.qs" --test-out "$T/te.qs"
+	counts "$T/te.qs" k
+	for c in $(counts "$T/te.qs" k); do
+		[ "$c" -gt 330 ] && [ "$c" -lt 470 ]
+	done
+}
+
+@test "split: graph samples (ragged nodes, edges indexing them) stay intact" {
+	mk "$T/g.qs" --field nodes:f4:*,3 --field edges:i8:*,2 --index-of edges=nodes \
+		--field y:i8: --classes y=a,b --random 300 --batch 16 --seed 2
+	quanta split --train 0.5 --stratify y -q -i "$T/g.qs" -o "$T/a.qs" --test-out "$T/b.qs"
+	same_multiset "$T/g.qs" "$T/a.qs" "$T/b.qs"
+}
+
+@test "split: train to stdout by default, --rest as the test output, provenance" {
+	mk_labelled "$T/in.qs" 100
+	quanta split --train 0.5 -q -i "$T/in.qs" --rest "$T/rest.qs" > "$T/train.qs"
+	same_multiset "$T/in.qs" "$T/train.qs" "$T/rest.qs"
+	run quanta inspect --header --json "$T/rest.qs"
+	echo "$output" | jq -e '.provenance[-1].stage == "split" and .provenance[-1].params.part == "test"'
+	run quanta inspect --header --json "$T/train.qs"
+	echo "$output" | jq -e '.provenance[-1].params.part == "train" and
+		(.provenance[-1].args | index("--train")) != null'
+	# the input's header is kept
+	echo "$output" | jq -e '.fields[1].classes == ["g","q","t","w","z"]'
+}
+
+@test "split: one-hot labels and --test alone" {
+	"$PY" - "$PYS" "$T/in.qs" <<'EOF'
+import sys, importlib.util
+spec = importlib.util.spec_from_file_location("pystream", sys.argv[1])
+ps = importlib.util.module_from_spec(spec); spec.loader.exec_module(ps)
+import numpy as np
+rng = np.random.default_rng(0)
+w = ps.Writer(open(sys.argv[2], "wb"), [ps.field("y", "<f4", [3], classes=["a", "b", "c"])])
+for _ in range(10):
+    w.write({"y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 30)]})
+w.close()
+EOF
+	quanta split --test 0.25 --stratify y -q -i "$T/in.qs" -o "$T/tr.qs" --test-out "$T/te.qs"
+	all=($(counts "$T/in.qs" y))
+	te=($(counts "$T/te.qs" y))
+	for c in 0 1 2; do
+		"$PY" -c "
+import math; n, got = ${all[$c]}, ${te[$c]}
+assert math.floor(n * 0.25) <= got <= math.ceil(n * 0.25), (n, got)"
+	done
+}
+
+@test "split: outputs to a named pipe and to /dev/null are written in place" {
+	mk_labelled "$T/in.qs" 50
+	mkfifo "$T/fifo"
+	cat "$T/fifo" > "$T/from-fifo.qs" &
+	quanta split --train 0.5 -q -i "$T/in.qs" -o "$T/fifo" --test-out /dev/null
+	wait
+	[ -p "$T/fifo" ] && [ -c /dev/null ]
+	[ "$(quanta inspect --json "$T/from-fifo.qs" | jq .samples)" -eq 25 ]
+}
+
+@test "split --help mentions an example; --version" {
+	run quanta split --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--test-out"* && "$output" == *"Example"* ]]
+	run quanta split --version
+	[ "$status" -eq 0 ]
+	[[ "$output" == "quanta-split (quanta) "* ]]
+}
+
+@test "split: bad numbers and options: one line, exit 2, no output" {
+	mk_labelled "$T/in.qs" 20
+	for args in "--train 1.5" "--train abc" "--train -0.1" "--train 0.8 --val 0.3" \
+		"--train 0.5 --val 0.2 --test 0.2" "--train 0.8 --seed x" "--val 0.2" \
+		"--train 0.8 --window 0" "--train 0.8 --bogus" "--train" \
+		"--train 0.8 --val 0.1" "--train 0.8 --val-out $T/v.qs" "--train 0.8 extra"; do
+		eval "run quanta split $args -i \"\$T/in.qs\" -o \"\$T/a.qs\" --test-out \"\$T/b.qs\""
+		echo "$args: $output"
+		assert_usage_error split
+		assert_no_file "$T/a.qs" "$T/b.qs"
+	done
+	run quanta split --train 0.8 -i "$T/in.qs"
+	assert_usage_error split
+	[[ "$output" == *"--test-out"* ]]
+	run quanta split --train 0.8 -i "$T/in.qs" -o "$T/a.qs" --test-out "$T/a.qs"
+	assert_usage_error split
+	assert_no_file "$T/a.qs"
+}
+
+@test "split: unknown or unusable stratification field: exit 2, no output" {
+	mk_labelled "$T/in.qs" 20
+	run quanta split --train 0.8 --stratify nope -i "$T/in.qs" -o "$T/a.qs" --test-out "$T/b.qs"
+	assert_usage_error split
+	[[ "$output" == *"no field 'nope'"*"labels"* ]]
+	assert_no_file "$T/a.qs" "$T/b.qs"
+	run quanta split --train 0.8 --stratify images -i "$T/in.qs" -o "$T/a.qs" --test-out "$T/b.qs"
+	assert_usage_error split
+	assert_no_file "$T/a.qs" "$T/b.qs"
+	# a float field that is no label: found while reading
+	run quanta split --train 0.8 --stratify v -i "$T/in.qs" -o "$T/a.qs" --test-out "$T/b.qs"
+	assert_usage_error split
+	[[ "$output" == *"not a class index"* ]]
+	assert_no_file "$T/a.qs" "$T/b.qs"
+}
+
+@test "split: garbage, truncated, no end marker, missing file: one line, exit 2, no output" {
+	mk_labelled "$T/in.qs" 300
+	head -c 3000 /dev/urandom > "$T/garbage.qs"
+	size=$(stat -c %s "$T/in.qs")
+	head -c $((size - 500)) "$T/in.qs" > "$T/trunc.qs"
+	"$PY" "$PYS" strip-end "$T/in.qs" "$T/noend.qs"
+	for f in garbage trunc noend missing; do
+		run quanta split --train 0.5 -i "$T/$f.qs" -o "$T/a.qs" --test-out "$T/b.qs"
+		echo "$f: $output"
+		assert_usage_error split
+		assert_no_file "$T/a.qs" "$T/b.qs"
+	done
+}
