@@ -18,6 +18,7 @@
 #include "sim/jets.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,10 @@ static int emit(const char *out, const char *workflow, const qt_header *h,
 {
 	qt_writer *w = NULL;
 	qt_batch *b = NULL;
-	int tty = isatty(2), rc;
+	int tty = isatty(2), shown = 0, rc;
 
-	if ((rc = batch_alloc(&b, h, total < batch ? (total ? total : 1) : batch)) < 0)
+	if ((rc = batch_alloc(&b, h, total < batch ? (total ? total : 1)
+						  : batch)) < 0)
 		return rc;
 	if ((rc = qt_writer_open(&w, out, h)) < 0)
 		goto out;
@@ -82,12 +84,16 @@ static int emit(const char *out, const char *workflow, const qt_header *h,
 		if ((rc = fill(b, first, ctx)) < 0 ||
 		    (rc = qt_writer_write(w, b)) < 0)
 			goto out;
-		if (tty)
+		if (tty) {
 			progress(workflow, first + n, total);
+			shown = first + n < total;
+		}
 	}
 	rc = qt_writer_close(w);
 	w = NULL;
 out:
+	if (shown) /* end the progress line before an error message */
+		fputc('\n', stderr);
 	qt_writer_abort(w);
 	qt_batch_free(b);
 	return rc;
@@ -120,16 +126,16 @@ static const char jets_help[] =
 	"\n"
 	"  -n, --samples N       number of jets (default 10000)\n"
 	"      --batch B         jets per batch (default 1000)\n"
-	"      --seed S          random seed (default 1); sample i depends only on (S, i)\n"
+	"      --seed S          random seed (default 1); sample i depends only on S, i\n"
 	"  -o, --output OUT      file, '-' (default) or ZeroMQ endpoint\n"
-	"      --classes LIST    classes to draw, e.g. w,z; label k is the k-th (default g,q,t,w,z)\n"
+	"      --classes LIST    classes to draw, label k the k-th (default g,q,t,w,z)\n"
 	"      --size S          image side in pixels (default 20)\n"
 	"      --pixel D         pixel size in eta and phi (default 0.1)\n"
 	"      --pt-min GEV      jet pT range, uniform, all classes (default 500)\n"
 	"      --pt-max GEV      (default 1000)\n"
-	"      --radius R        jet radius: shower cone, decay containment (default 0.8)\n"
-	"      --ue RHO          underlying event + pile-up, GeV per unit area (default 0.5)\n"
-	"      --resolution A,B  calorimeter sigma/E = A/sqrt(E) + B (default 0.5,0.03)\n"
+	"      --radius R        jet radius: shower cone, containment (default 0.8)\n"
+	"      --ue RHO          underlying event + pile-up, GeV/unit area (default 0.5)\n"
+	"      --resolution A,B  sigma/E = A/sqrt(E) (+) B (default 0.5,0.03)\n"
 	"      --noise GEV       Gaussian noise per pixel (default 0.1)\n"
 	"      --threshold GEV   pixels below this are zero (default 0.5)\n"
 	"      --normalise MODE  sum (default: each image sums to 1), max, or none (GeV)\n"
@@ -245,10 +251,53 @@ static int jets_header(qt_header **hp, const jets_ctx *c, int64_t n)
 	return 0;
 }
 
+enum { O_BATCH = 256, O_SEED, O_CLASSES, O_SIZE, O_PIXEL, O_PTMIN, O_PTMAX,
+       O_RADIUS, O_UE, O_RES, O_NOISE, O_THRESH, O_NORM };
+
+/* The jets knobs that are plain numbers: option, range, field. */
+static const struct knob {
+	int opt;
+	const char *name;
+	double min, max;
+	size_t off;
+} jets_knobs[] = {
+	{O_PIXEL, "--pixel", 1e-3, 1, offsetof(qt_jet_params, pixel)},
+	{O_PTMIN, "--pt-min", 20, 1e5, offsetof(qt_jet_params, pt_min)},
+	{O_PTMAX, "--pt-max", 20, 1e5, offsetof(qt_jet_params, pt_max)},
+	{O_RADIUS, "--radius", 0.05, 3, offsetof(qt_jet_params, radius)},
+	{O_UE, "--ue", 0, 1000, offsetof(qt_jet_params, ue_density)},
+	{O_NOISE, "--noise", 0, 100, offsetof(qt_jet_params, noise)},
+	{O_THRESH, "--threshold", 0, 1e4, offsetof(qt_jet_params, threshold)},
+};
+
+static int jets_parse_knob(jets_ctx *c, int opt, const char *arg)
+{
+	for (size_t k = 0; k < sizeof jets_knobs / sizeof *jets_knobs; k++)
+		if (jets_knobs[k].opt == opt)
+			return qt_parse_double(arg, jets_knobs[k].name,
+					       jets_knobs[k].min,
+					       jets_knobs[k].max,
+					       (double *)((char *)&c->p +
+							  jets_knobs[k].off));
+	return qt_error(QT_EINTERNAL, "option %d has no knob", opt);
+}
+
+static int jets_parse_norm(jets_ctx *c, const char *arg)
+{
+	if (!strcmp(arg, "sum"))
+		c->p.normalise = QT_JET_NORM_SUM;
+	else if (!strcmp(arg, "max"))
+		c->p.normalise = QT_JET_NORM_MAX;
+	else if (!strcmp(arg, "none"))
+		c->p.normalise = QT_JET_NORM_NONE;
+	else
+		return qt_error(QT_EUSAGE, "--normalise: unknown mode '%s' "
+				"(sum, max or none)", arg);
+	return 0;
+}
+
 static int jets_main(int argc, char **argv)
 {
-	enum { O_BATCH = 256, O_SEED, O_CLASSES, O_SIZE, O_PIXEL, O_PTMIN,
-	       O_PTMAX, O_RADIUS, O_UE, O_RES, O_NOISE, O_THRESH, O_NORM };
 	static const struct option opts[] = {
 		{"samples", required_argument, 0, 'n'},
 		{"batch", required_argument, 0, O_BATCH},
@@ -282,35 +331,28 @@ static int jets_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":n:o:hV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'n': rc = qt_parse_int(optarg, "--samples", 0, (long long)1e12, &n); break;
-		case O_BATCH: rc = qt_parse_int(optarg, "--batch", 1, 1000000, &batch); break;
-		case O_SEED: rc = qt_parse_int(optarg, "--seed", 0, INT64_MAX, &seed); break;
+		case 'n':
+			rc = qt_parse_int(optarg, "--samples", 0,
+					  (long long)1e12, &n);
+			break;
+		case O_BATCH:
+			rc = qt_parse_int(optarg, "--batch", 1, 1000000, &batch);
+			break;
+		case O_SEED:
+			rc = qt_parse_int(optarg, "--seed", 0, INT64_MAX, &seed);
+			break;
+		case O_SIZE:
+			rc = qt_parse_int(optarg, "--size", 1, 256, &size);
+			break;
 		case 'o': out = optarg; break;
 		case O_CLASSES: rc = jets_parse_classes(&c, optarg); break;
-		case O_SIZE: rc = qt_parse_int(optarg, "--size", 1, 256, &size); break;
-		case O_PIXEL: rc = qt_parse_double(optarg, "--pixel", 1e-3, 1, &c.p.pixel); break;
-		case O_PTMIN: rc = qt_parse_double(optarg, "--pt-min", 20, 1e5, &c.p.pt_min); break;
-		case O_PTMAX: rc = qt_parse_double(optarg, "--pt-max", 20, 1e5, &c.p.pt_max); break;
-		case O_RADIUS: rc = qt_parse_double(optarg, "--radius", 0.05, 3, &c.p.radius); break;
-		case O_UE: rc = qt_parse_double(optarg, "--ue", 0, 1000, &c.p.ue_density); break;
 		case O_RES: rc = jets_parse_resolution(&c, optarg); break;
-		case O_NOISE: rc = qt_parse_double(optarg, "--noise", 0, 100, &c.p.noise); break;
-		case O_THRESH: rc = qt_parse_double(optarg, "--threshold", 0, 1e4, &c.p.threshold); break;
-		case O_NORM:
-			if (!strcmp(optarg, "sum"))
-				c.p.normalise = QT_JET_NORM_SUM;
-			else if (!strcmp(optarg, "max"))
-				c.p.normalise = QT_JET_NORM_MAX;
-			else if (!strcmp(optarg, "none"))
-				c.p.normalise = QT_JET_NORM_NONE;
-			else
-				return qt_cli_usage("--normalise: unknown mode '%s' "
-						    "(sum, max or none)", optarg);
-			break;
+		case O_NORM: rc = jets_parse_norm(&c, optarg); break;
 		case 'h': return qt_cli_help(jets_help) ? 1 : qt_cli_finish(0);
 		case 'V': return qt_cli_version() ? 1 : qt_cli_finish(0);
 		case ':': return qt_cli_bad_option(argv, 1);
-		default: return qt_cli_bad_option(argv, 0);
+		case '?': return qt_cli_bad_option(argv, 0);
+		default: rc = jets_parse_knob(&c, opt, optarg); break;
 		}
 		if (rc < 0)
 			return qt_cli_usage("%s", qt_error_message(rc));
