@@ -262,8 +262,19 @@ int qt_h5_list_datasets(hid_t file, char ***names, int *n)
 	struct name_list l = {0};
 	hsize_t idx = 0;
 	qt_h5_init();
-	if (H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &l) <
-	    0) {
+	/* Creation order where the file tracks it (quanta's files do, so
+	 * fields come back in the order they were saved), else names. */
+	herr_t rc = H5Literate(file, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx,
+			       list_cb, &l);
+	if (rc < 0 && !l.err) {
+		H5Eclear2(H5E_DEFAULT);
+		qt_h5_free_names(l.v, l.n);
+		memset(&l, 0, sizeof l);
+		idx = 0;
+		rc = H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb,
+				&l);
+	}
+	if (rc < 0) {
 		qt_h5_free_names(l.v, l.n);
 		if (l.err)
 			return qt_error(QT_ENOMEM, "out of memory");
@@ -595,7 +606,7 @@ int qt_h5_create(qt_h5_out *o, const char *path)
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path + 1) : 0, fd;
 	size_t n = strlen(path) + 32;
-	hid_t fapl;
+	hid_t fapl, fcpl;
 	mode_t um;
 	qt_h5_init();
 	o->file = H5I_INVALID_HID;
@@ -626,10 +637,18 @@ int qt_h5_create(qt_h5_out *o, const char *path)
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
 	if (fapl >= 0)
 		H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-	o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT,
+	/* Remember the order datasets are made in (h5py: track_order). */
+	fcpl = H5Pcreate(H5P_FILE_CREATE);
+	if (fcpl >= 0)
+		H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED |
+						 H5P_CRT_ORDER_INDEXED);
+	o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC,
+			    fcpl >= 0 ? fcpl : H5P_DEFAULT,
 			    fapl >= 0 ? fapl : H5P_DEFAULT);
 	if (fapl >= 0)
 		H5Pclose(fapl);
+	if (fcpl >= 0)
+		H5Pclose(fcpl);
 	if (o->file < 0) {
 		int rc = qt_h5_error(QT_EIO, "cannot create '%s'", path);
 		qt_h5_finish(o, 0);

@@ -46,7 +46,8 @@ int qt_h5_is_hdf5(const char *path);
  * QT_EUSAGE, a file that is not HDF5 QT_EFORMAT. */
 int qt_h5_open(hid_t *file, const char *path);
 
-/* The names of the datasets directly under the root group, in name
+/* The names of the datasets directly under the root group, in creation
+ * order where the file tracks it (files quanta writes do), else in name
  * order.  *names is a newly allocated array of *n strings (free with
  * qt_h5_free_names). */
 int qt_h5_list_datasets(hid_t file, char ***names, int *n);

@@ -57,7 +57,7 @@ static qt_tensor *reserve(qt_tensor **slot, size_t *cap, qt_dtype dt,
 		/* Half as much again, so ragged batches rarely reallocate. */
 		int64_t big[QT_MAX_DIMS];
 		size_t row = ndim ? need / (shape[0] ? (size_t)shape[0] : 1) : need;
-		memcpy(big, shape, sizeof big);
+		memcpy(big, shape, (size_t)ndim * sizeof *shape);
 		if (ndim && *slot)
 			big[0] = shape[0] + shape[0] / 2;
 		qt_tensor_free(*slot);

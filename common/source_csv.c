@@ -42,22 +42,28 @@ struct csv {
 	const char *path;
 	char *text;       /* the current record's cells, each NUL-ended */
 	size_t cap, len;
+	size_t start;     /* where the cell being read starts in text */
 	size_t *off;      /* offset of each cell in text */
 	int n, offcap;
 	int64_t line;     /* line where the current record starts */
 	int64_t next_line;
 };
 
-static int push(struct csv *c, char ch)
+static int grow(struct csv *c)
 {
-	if (c->len == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 4096;
-		char *t = realloc(c->text, cap);
-		if (!t)
-			return qt_error(QT_ENOMEM, "out of memory");
-		c->text = t;
-		c->cap = cap;
-	}
+	size_t cap = c->cap ? 2 * c->cap : 4096;
+	char *t = realloc(c->text, cap);
+	if (!t)
+		return qt_error(QT_ENOMEM, "out of memory");
+	c->text = t;
+	c->cap = cap;
+	return 0;
+}
+
+static inline int push(struct csv *c, char ch)
+{
+	if (c->len == c->cap && grow(c) < 0)
+		return QT_ENOMEM;
 	c->text[c->len++] = ch;
 	return 0;
 }
@@ -79,11 +85,8 @@ static int end_cell(struct csv *c)
 	}
 	if ((rc = push(c, '\0')) < 0)
 		return rc;
-	/* Cells start after the previous cell's NUL. */
-	c->off[c->n] = c->n ? c->off[c->n - 1] + strlen(c->text +
-							c->off[c->n - 1]) + 1
-			    : 0;
-	c->n++;
+	c->off[c->n++] = c->start;
+	c->start = c->len;
 	return 0;
 }
 
@@ -92,7 +95,7 @@ static int next_record(struct csv *c)
 {
 	int ch, quoted = 0, rc, any = 0;
 	for (;;) {
-		c->len = 0;
+		c->len = c->start = 0;
 		c->n = 0;
 		c->line = c->next_line;
 		any = 0;
@@ -511,16 +514,16 @@ static void clip(char *dst, size_t len, const char *s)
 /* Pass 1: the type of every used column. */
 static int scan_types(qt_source *s, struct csv_src *x)
 {
-	int64_t row = 0, line = x->c.next_line;
-	off_t pos = ftello(x->c.f);
+	int64_t row = 0;
 	int rc;
-	while ((rc = next_record(&x->c)) > 0) {
+	for (;;) {
+		/* Where sample `start` begins, for the second pass. */
 		if (row == s->opts->start) {
-			x->start_off = pos;
-			x->start_line = line;
+			x->start_off = ftello(x->c.f);
+			x->start_line = x->c.next_line;
 		}
-		pos = ftello(x->c.f);
-		line = x->c.next_line;
+		if ((rc = next_record(&x->c)) <= 0)
+			break;
 		if (x->c.n != x->ncol)
 			return qt_error(QT_EFORMAT, "%s: line %lld has %d cells, "
 					"the header has %d", s->path,
@@ -559,10 +562,6 @@ static int scan_types(qt_source *s, struct csv_src *x)
 	if (rc < 0)
 		return rc;
 	s->total = row;
-	if (s->opts->start >= row) {
-		x->start_off = pos;
-		x->start_line = line;
-	}
 	return 0;
 }
 

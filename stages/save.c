@@ -195,16 +195,16 @@ int main(int argc, char **argv)
 		goto out;
 	if ((rc = qt_sink_open(&k, path, h, (int)compress)) < 0)
 		goto out;
-	for (int i = 0; i < h->nfields; i++)
-		if (h->fields[i].nclasses && is_numpy(path))
-			qt_cli_note("the class names of '%s' are not kept in %s",
-				    h->fields[i].name, path);
 	rc = save_stream(r, k, keep, nkeep);
 	{
 		int rc2 = qt_sink_close(k, rc == 0);
 		if (!rc)
 			rc = rc2;
 	}
+	for (int i = 0; i < h->nfields && !rc; i++)
+		if (h->fields[i].nclasses && is_numpy(path))
+			qt_cli_note("the class names of '%s' are not kept in %s",
+				    h->fields[i].name, path);
 out:
 	qt_header_free(h);
 	qt_reader_close(r);
