@@ -49,19 +49,41 @@ struct printer {
 	const int64_t *shape;
 	int64_t stride[QT_MAX_DIMS]; /* elements */
 	int summarise, width, indent;
+	int col;        /* the column the next character goes to */
 };
 
-static void put_sep(struct printer *p, int dim)
+static void newline(struct printer *p, int nl, int spaces)
+{
+	for (int k = 0; k < nl; k++)
+		fputc('\n', p->f);
+	fprintf(p->f, "%*s", spaces, "");
+	p->col = spaces;
+}
+
+/* Before an item of dimension dim other than the first: a space, or a
+ * wrap when a last-dimension item of width w would pass the line width
+ * (numpy: 75 columns less one per closing bracket); blank lines and the
+ * bracket indent between rows and blocks. */
+static void put_sep(struct printer *p, int dim, int w)
 {
 	if (!p->f)
 		return;
-	if (dim == p->ndim - 1) {
+	if (dim < p->ndim - 1) {
+		newline(p, p->ndim - 1 - dim, p->indent + dim + 1);
+	} else if (p->col + 1 + w > QT_SHOW_LINEWIDTH - p->ndim) {
+		newline(p, 1, p->indent + p->ndim);
+	} else {
 		fputc(' ', p->f);
-		return;
+		p->col++;
 	}
-	for (int k = 0; k < p->ndim - 1 - dim; k++)
-		fputc('\n', p->f);
-	fprintf(p->f, "%*s", p->indent + dim + 1, "");
+}
+
+static void put(struct printer *p, const char *s, int w)
+{
+	if (p->f) {
+		fprintf(p->f, "%*s", w, s);
+		p->col += w;
+	}
 }
 
 static void print_rec(struct printer *p, int dim, int64_t off)
@@ -70,30 +92,24 @@ static void print_rec(struct printer *p, int dim, int64_t off)
 	int64_t n;
 	if (dim == p->ndim) {
 		int w = qt_show_value(buf, sizeof buf, p->dt, p->data, off);
-		if (!p->f) {
-			if (w > p->width)
-				p->width = w;
-		} else {
-			fprintf(p->f, "%*s", p->width, buf);
-		}
+		if (!p->f && w > p->width)
+			p->width = w;
+		put(p, buf, p->width);
 		return;
 	}
 	n = p->shape[dim];
-	if (p->f)
-		fputc('[', p->f);
+	put(p, "[", 1);
 	for (int64_t i = 0; i < n; i++) {
-		if (i > 0)
-			put_sep(p, dim);
 		if (p->summarise && n > 2 * QT_SHOW_EDGE && i == QT_SHOW_EDGE) {
-			if (p->f)
-				fputs("...", p->f);
-			put_sep(p, dim);
+			put_sep(p, dim, 3);
+			put(p, "...", 3);
 			i = n - QT_SHOW_EDGE;
 		}
+		if (i > 0)
+			put_sep(p, dim, p->width);
 		print_rec(p, dim + 1, off + i * p->stride[dim]);
 	}
-	if (p->f)
-		fputc(']', p->f);
+	put(p, "]", 1);
 }
 
 void qt_show_array(FILE *f, qt_dtype dt, const void *data, int ndim,
@@ -109,6 +125,7 @@ void qt_show_array(FILE *f, qt_dtype dt, const void *data, int ndim,
 	p.summarise = qt_shape_numel(ndim, shape) > QT_SHOW_THRESHOLD;
 	print_rec(&p, 0, 0);
 	p.f = f;
+	p.col = indent;
 	print_rec(&p, 0, 0);
 }
 

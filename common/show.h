@@ -4,7 +4,8 @@
  * The people's layout follows numpy's array printing
  * (numpy.set_printoptions defaults): nested brackets, elements separated
  * by spaces and right-aligned to one width, one row of the last dimension
- * per line, a blank line between blocks of 3-d and higher arrays; an array
+ * per line (wrapped at 75 columns, counting the `indent` the caller has
+ * printed), a blank line between blocks of 3-d and higher arrays; an array
  * of more than 1000 elements is summarised to the first and last three
  * items of every dimension with "...".  Floats are printed with six
  * significant digits, a whole float keeps its point ("1."), bools are
@@ -21,6 +22,7 @@
 
 #define QT_SHOW_THRESHOLD 1000
 #define QT_SHOW_EDGE 3
+#define QT_SHOW_LINEWIDTH 75
 
 /* Print element i of data (dtype dt) as numpy would into buf. */
 int qt_show_value(char *buf, size_t len, qt_dtype dt, const void *data,

@@ -10,7 +10,7 @@
 struct qt_splitter {
 	int nparts;
 	double frac[QT_SPLIT_MAX_PARTS];
-	qt_rng rng;
+	uint64_t seed, windows; /* window w draws from Philox stream w */
 	int nstrata, cap;     /* strata in use, allocated */
 	int64_t *keys;        /* (cap) */
 	int64_t *counts;      /* (cap, nparts) */
@@ -42,7 +42,7 @@ int qt_splitter_new(qt_splitter **sp, int nparts, const double *frac,
 	s->nparts = nparts;
 	for (int k = 0; k < nparts; k++)
 		s->frac[k] = frac[k] / sum;
-	qt_rng_seed(&s->rng, seed, 0);
+	s->seed = seed;
 	*sp = s;
 	return 0;
 }
@@ -130,10 +130,12 @@ int qt_splitter_assign(qt_splitter *s, const int64_t *key, int64_t n,
 		       uint8_t *part)
 {
 	int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+	qt_rng rng;
 	int rc = 0;
 	if (!order)
 		return qt_error(QT_ENOMEM, "out of memory");
-	qt_rng_permutation(&s->rng, order, n);
+	qt_rng_seed(&rng, s->seed, s->windows++);
+	qt_rng_permutation(&rng, order, n);
 	for (int64_t i = 0; i < n; i++) {
 		int64_t j = order[i];
 		int st = stratum(s, key ? key[j] : 0), best = 0;

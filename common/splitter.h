@@ -1,9 +1,10 @@
 /* splitter.h: seeded, exact, streaming assignment of samples to the parts
  * of a split (train / validation / test), optionally stratified.
  *
- * Samples arrive in windows (quanta-split uses a few input batches).  For
- * each window the splitter draws a random permutation (Philox, common/
- * rng.h) and walks the window in that order; each sample goes to the part
+ * Samples arrive in windows (quanta-split cuts windows of a fixed number
+ * of samples).  For window w the splitter draws a random permutation from
+ * Philox stream w of the seed (common/rng.h) and walks the window in that
+ * order; each sample goes to the part
  * furthest below its target share within the sample's stratum (its class):
  * with n samples of the stratum seen so far including this one, the part
  * k maximising n * frac[k] - count[k] (ties: the lower k).
@@ -18,8 +19,8 @@
  *     are a uniformly random subset of the right size (the permutation is
  *     uniform and the deficit sequence does not look at the samples), so
  *     a periodic order in the input cannot leak into a part;
- *   - deterministic: the same seed, fractions and window sequence give
- *     the same assignment;
+ *   - deterministic: the same seed, fractions and window sizes give the
+ *     same assignment;
  *   - constant memory: a few counters per stratum.
  */
 #ifndef QT_SPLITTER_H

@@ -143,7 +143,7 @@ double qt_stats_std(const qt_stats *s, int ddof)
 
 /* ---- histograms ---- */
 
-int qt_hist_init(qt_hist *h, int nclasses)
+int qt_tally_init(qt_tally *h, int nclasses)
 {
 	memset(h, 0, sizeof *h);
 	h->nclasses = nclasses > 0 ? nclasses : 0;
@@ -155,7 +155,7 @@ int qt_hist_init(qt_hist *h, int nclasses)
 	return 0;
 }
 
-void qt_hist_add(qt_hist *h, double v)
+void qt_tally_add(qt_tally *h, double v)
 {
 	if (h->nclasses) {
 		if (v >= 0 && v < h->nclasses && v == floor(v))
@@ -176,7 +176,7 @@ void qt_hist_add(qt_hist *h, double v)
 			h->last = i;
 			return;
 		}
-	if (h->nvalues == QT_HIST_MAX_VALUES || isnan(v)) {
+	if (h->nvalues == QT_TALLY_MAX_VALUES || isnan(v)) {
 		h->overflow = 1;
 		return;
 	}
@@ -185,7 +185,7 @@ void qt_hist_add(qt_hist *h, double v)
 	h->last = h->nvalues++;
 }
 
-void qt_hist_sort(qt_hist *h)
+void qt_tally_sort(qt_tally *h)
 {
 	for (int i = 1; i < h->nvalues; i++)
 		for (int j = i; j > 0 && h->values[j - 1] > h->values[j]; j--) {
@@ -199,7 +199,7 @@ void qt_hist_sort(qt_hist *h)
 	h->last = 0;
 }
 
-void qt_hist_free(qt_hist *h)
+void qt_tally_free(qt_tally *h)
 {
 	free(h->counts);
 	h->counts = NULL;
@@ -220,16 +220,16 @@ int qt_field_stats_init(qt_field_stats *fs, const qt_field *f)
 		kind = qt_label_kind(f);
 		qt_error_clear();
 		if (kind == QT_LABEL_ARGMAX) {
-			fs->hist_mode = QT_HIST_LABELS;
+			fs->tally_mode = QT_TALLY_LABELS;
 			fs->label_kind = kind;
 		} else {
-			fs->hist_mode = QT_HIST_ELEMENTS;
+			fs->tally_mode = QT_TALLY_ELEMENTS;
 		}
-		return qt_hist_init(&fs->hist, f->nclasses);
+		return qt_tally_init(&fs->tally, f->nclasses);
 	}
 	if (!qt_dtype_is_float(f->dtype)) {
-		fs->hist_mode = QT_HIST_ELEMENTS;
-		return qt_hist_init(&fs->hist, 0);
+		fs->tally_mode = QT_TALLY_ELEMENTS;
+		return qt_tally_init(&fs->tally, 0);
 	}
 	return 0;
 }
@@ -280,22 +280,22 @@ void qt_field_stats_add(qt_field_stats *fs, const qt_header *h, int f,
 	else
 		qt_stats_add(&fs->st, t->dtype, t->data, numel);
 
-	if (fs->hist_mode == QT_HIST_LABELS) {
+	if (fs->tally_mode == QT_TALLY_LABELS) {
 		for (int64_t s = 0; s < b->n; s++) {
 			int64_t lab;
 			if (qt_label_get(fd, fs->label_kind, t, s, &lab) < 0)
-				fs->hist.other++;
+				fs->tally.other++;
 			else
-				qt_hist_add(&fs->hist, (double)lab);
+				qt_tally_add(&fs->tally, (double)lab);
 		}
 		qt_error_clear();
-	} else if (fs->hist_mode == QT_HIST_ELEMENTS) {
-		for (int64_t e = 0; e < numel && !fs->hist.overflow; e++)
-			qt_hist_add(&fs->hist, qt_tensor_get(t, e));
+	} else if (fs->tally_mode == QT_TALLY_ELEMENTS) {
+		for (int64_t e = 0; e < numel && !fs->tally.overflow; e++)
+			qt_tally_add(&fs->tally, qt_tensor_get(t, e));
 	}
 }
 
 void qt_field_stats_free(qt_field_stats *fs)
 {
-	qt_hist_free(&fs->hist);
+	qt_tally_free(&fs->tally);
 }

@@ -44,42 +44,43 @@ int64_t qt_stats_total(const qt_stats *s);
 double qt_stats_var(const qt_stats *s, int ddof);
 double qt_stats_std(const qt_stats *s, int ddof);
 
-/* A histogram of class indices (nclasses > 0: bins 0..nclasses-1 and an
- * `other` count for values that are no class index) or of the distinct
- * values of an integer field (nclasses == 0: up to QT_HIST_MAX_VALUES of
- * them; more sets `overflow` and the counts stop being meaningful). */
-#define QT_HIST_MAX_VALUES 16
-typedef struct qt_hist {
+/* A tally (a histogram of counts) of class indices (nclasses > 0: bins
+ * 0..nclasses-1 and an `other` count for values that are no class index)
+ * or of the distinct values of an integer field (nclasses == 0: up to
+ * QT_TALLY_MAX_VALUES of them; more sets `overflow` and the counts stop
+ * being meaningful). */
+#define QT_TALLY_MAX_VALUES 16
+typedef struct qt_tally {
 	int nclasses;
 	int64_t *counts; /* nclasses bins (class mode) */
 	int64_t other;
 	int nvalues;     /* value mode */
-	double values[QT_HIST_MAX_VALUES];
-	int64_t vcounts[QT_HIST_MAX_VALUES];
+	double values[QT_TALLY_MAX_VALUES];
+	int64_t vcounts[QT_TALLY_MAX_VALUES];
 	int overflow;
 	int last;        /* value mode: bin of the previous value (a cache) */
-} qt_hist;
+} qt_tally;
 
-/* Returns 0 or QT_ENOMEM.  Free with qt_hist_free. */
-int qt_hist_init(qt_hist *h, int nclasses);
-void qt_hist_add(qt_hist *h, double v);
+/* Returns 0 or QT_ENOMEM.  Free with qt_tally_free. */
+int qt_tally_init(qt_tally *h, int nclasses);
+void qt_tally_add(qt_tally *h, double v);
 /* Value mode: order the bins by value (call once, before reporting). */
-void qt_hist_sort(qt_hist *h);
-void qt_hist_free(qt_hist *h);
+void qt_tally_sort(qt_tally *h);
+void qt_tally_free(qt_tally *h);
 
 /* Everything quanta-inspect reports about one field of a stream. */
-enum qt_hist_mode {
-	QT_HIST_NONE = 0,
-	QT_HIST_ELEMENTS, /* every element is a class index / a value */
-	QT_HIST_LABELS    /* one label per sample (qt_label_get, argmax) */
+enum qt_tally_mode {
+	QT_TALLY_NONE = 0,
+	QT_TALLY_ELEMENTS, /* every element is a class index / a value */
+	QT_TALLY_LABELS    /* one label per sample (qt_label_get, argmax) */
 };
 
 typedef struct qt_field_stats {
 	qt_stats st;      /* every element; index fields: relative to the
 			   * sample's first row, i.e. as stored per sample */
-	int hist_mode;    /* enum qt_hist_mode */
-	int label_kind;   /* for QT_HIST_LABELS */
-	qt_hist hist;
+	int tally_mode;   /* enum qt_tally_mode */
+	int label_kind;   /* for QT_TALLY_LABELS */
+	qt_tally tally;
 	int64_t samples;
 	int64_t rows;     /* ragged: rows over all samples; fixed: samples */
 	int64_t min_rows, max_rows; /* ragged: rows per sample */

@@ -191,9 +191,9 @@ static void print_stats_text(const struct report *r)
 	}
 	for (int i = 0; i < h->nfields; i++) {
 		const qt_field *f = &h->fields[i];
-		const qt_hist *hs = &r->fs[i].hist;
+		const qt_tally *hs = &r->fs[i].tally;
 		int64_t total = hs->other;
-		if (!r->fs[i].hist_mode || hs->overflow ||
+		if (!r->fs[i].tally_mode || hs->overflow ||
 		    (!hs->nclasses && !hs->nvalues))
 			continue;
 		for (int c = 0; c < hs->nclasses; c++)
@@ -357,8 +357,8 @@ static void print_field_json(const qt_field *f, const qt_field_stats *fs)
 		       (long long)fs->rows,
 		       (long long)(fs->samples ? fs->min_rows : 0),
 		       (long long)fs->max_rows);
-	if (fs->hist_mode && !fs->hist.overflow) {
-		const qt_hist *hs = &fs->hist;
+	if (fs->tally_mode && !fs->tally.overflow) {
+		const qt_tally *hs = &fs->tally;
 		printf(",\"histogram\":[");
 		for (int c = 0; c < hs->nclasses; c++) {
 			printf("%s{\"value\":%d,\"class\":", c ? "," : "", c);
@@ -452,7 +452,7 @@ static int collect(struct report *r, qt_reader *rd, int64_t head)
 		qt_batch_free(b);
 	}
 	for (int i = 0; i < r->h->nfields; i++)
-		qt_hist_sort(&r->fs[i].hist);
+		qt_tally_sort(&r->fs[i].tally);
 	return rc;
 }
 

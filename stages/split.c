@@ -1,15 +1,15 @@
 /* split.c: quanta-split, one stream into train / validation / test.
  *
- * Samples are read in windows of a few batches; common/splitter.h assigns
- * each sample to a part so that every part gets its fraction exactly (to
- * within one sample per class, at every point of the stream, without
- * knowing its length) and, with --stratify, every class is split in the
- * same proportions; within a window the choice of samples is uniformly
- * random for the seed.  Each part keeps the input's sample order and
- * batches (qt_batch_take) and the input header, plus a provenance step
- * with param part=train|val|test.  Memory: one window (--window samples,
- * or one batch when batches are larger).  docs/stages/split.md is the
- * manual.
+ * Samples are assigned in windows of --window consecutive samples, cut
+ * without regard to the input's batches (so rebatching the input does not
+ * change the split); common/splitter.h assigns each sample to a part so
+ * that every part gets its fraction exactly (to within one sample per
+ * class, at every point of the stream, without knowing its length) and,
+ * with --stratify, every class is split in the same proportions; within a
+ * window the choice of samples is uniformly random for the seed.  Each
+ * part keeps the input's sample order and batches (qt_batch_take) and the
+ * input header, plus a provenance step with param part=train|val|test.
+ * Memory: one window plus one batch.  docs/stages/split.md is the manual.
  */
 #include "common/cli.h"
 #include "common/error.h"
@@ -56,97 +56,130 @@ static const char help[] =
 enum { TRAIN, VAL, TEST, NPARTS };
 static const char *const part_name[NPARTS] = {"train", "val", "test"};
 
-struct window {
+/* Batches read but not yet written, and their samples' strata and parts.
+ * Samples [0, assigned) have a part; windows of exactly `size` samples
+ * are assigned as soon as they are complete, so the assignment does not
+ * depend on how the input is batched. */
+struct pending {
 	qt_batch **b;
 	int nb, cap;
-	int64_t n;        /* samples */
+	int64_t n;        /* samples buffered */
+	int64_t assigned; /* samples with a part: a prefix */
+	int64_t size;     /* the window */
 	int64_t *key;     /* (n) strata */
 	uint8_t *part;    /* (n) parts */
+	int64_t room;     /* allocated length of key and part */
 	int64_t *idx;     /* scratch for qt_batch_take */
 };
 
-static void window_clear(struct window *w)
+static void pending_free(struct pending *q)
 {
-	for (int j = 0; j < w->nb; j++)
-		qt_batch_free(w->b[j]);
-	w->nb = 0;
-	w->n = 0;
+	for (int j = 0; j < q->nb; j++)
+		qt_batch_free(q->b[j]);
+	free(q->b);
+	free(q->key);
+	free(q->part);
+	free(q->idx);
 }
 
-static void window_free(struct window *w)
+/* Take batch b (ownership passes) and record its samples' strata. */
+static int pending_push(struct pending *q, qt_batch *b, const qt_header *h,
+			int strat, int label_kind)
 {
-	window_clear(w);
-	free(w->b);
-	free(w->key);
-	free(w->part);
-	free(w->idx);
-}
-
-static int window_push(struct window *w, qt_batch *b)
-{
-	if (w->nb == w->cap) {
-		int cap = w->cap ? 2 * w->cap : 8;
-		qt_batch **nb = realloc(w->b, (size_t)cap * sizeof *nb);
-		if (!nb)
-			return qt_error(QT_ENOMEM, "out of memory");
-		w->b = nb;
-		w->cap = cap;
-	}
-	w->b[w->nb++] = b;
-	w->n += b->n;
-	return 0;
-}
-
-/* Assign the window's samples and write each part's share of each batch. */
-static int window_flush(struct window *w, const qt_header *h, int strat,
-			int label_kind, qt_splitter *sp, qt_writer **out)
-{
-	int64_t s = 0, n = w->n ? w->n : 1;
 	int rc;
-	int64_t *key = realloc(w->key, (size_t)n * sizeof *key);
-	if (key)
-		w->key = key;
-	uint8_t *part = realloc(w->part, (size_t)n);
-	if (part)
-		w->part = part;
-	if (!key || !part)
-		return qt_error(QT_ENOMEM, "out of memory");
-	for (int j = 0; strat >= 0 && j < w->nb; j++)
-		for (int64_t i = 0; i < w->b[j]->n; i++, s++)
-			if ((rc = qt_label_get(&h->fields[strat], label_kind,
-					       w->b[j]->t[strat], i, &key[s])) < 0)
-				return qt_error_prefix(rc, "--stratify: ");
-	if ((rc = qt_splitter_assign(sp, strat >= 0 ? key : NULL, w->n,
-				     part)) < 0)
-		return rc;
-	s = 0;
-	for (int j = 0; j < w->nb; j++) {
-		const qt_batch *b = w->b[j];
-		int64_t *idx = realloc(w->idx, (size_t)(b->n ? b->n : 1) *
-				       sizeof *idx);
-		if (!idx)
-			return qt_error(QT_ENOMEM, "out of memory");
-		w->idx = idx;
-		for (int p = 0; p < NPARTS; p++) {
-			int64_t k = 0;
-			for (int64_t i = 0; i < b->n; i++)
-				if (part[s + i] == p)
-					idx[k++] = i;
-			if (k == 0)
-				continue;
-			if (k == b->n) {
-				rc = qt_writer_write(out[p], b);
-			} else {
-				qt_batch *t = qt_batch_take(h, b, idx, k);
-				rc = t ? qt_writer_write(out[p], t) : QT_ENOMEM;
-				qt_batch_free(t);
-			}
-			if (rc < 0)
-				return rc;
-		}
-		s += b->n;
+	if (q->nb == q->cap) {
+		int cap = q->cap ? 2 * q->cap : 8;
+		qt_batch **nb = realloc(q->b, (size_t)cap * sizeof *nb);
+		if (!nb)
+			goto nomem;
+		q->b = nb;
+		q->cap = cap;
 	}
-	window_clear(w);
+	if (q->n + b->n > q->room) {
+		int64_t room = 2 * (q->n + b->n);
+		int64_t *key = realloc(q->key, (size_t)room * sizeof *key);
+		if (key)
+			q->key = key;
+		uint8_t *part = realloc(q->part, (size_t)room);
+		if (part)
+			q->part = part;
+		if (!key || !part)
+			goto nomem;
+		q->room = room;
+	}
+	for (int64_t i = 0; i < b->n; i++) {
+		q->key[q->n + i] = 0;
+		if (strat >= 0 &&
+		    (rc = qt_label_get(&h->fields[strat], label_kind,
+				       b->t[strat], i, &q->key[q->n + i])) < 0) {
+			qt_batch_free(b);
+			return qt_error_prefix(rc, "--stratify: ");
+		}
+	}
+	q->b[q->nb++] = b;
+	q->n += b->n;
+	return 0;
+nomem:
+	qt_batch_free(b);
+	return qt_error(QT_ENOMEM, "out of memory");
+}
+
+/* Write each part's share of batch b, whose parts are part[0 .. n-1]. */
+static int write_parts(struct pending *q, const qt_header *h,
+		       const qt_batch *b, const uint8_t *part, qt_writer **out)
+{
+	int64_t *idx = realloc(q->idx, (size_t)(b->n ? b->n : 1) * sizeof *idx);
+	int rc = 0;
+	if (!idx)
+		return qt_error(QT_ENOMEM, "out of memory");
+	q->idx = idx;
+	for (int p = 0; p < NPARTS && rc == 0; p++) {
+		int64_t k = 0;
+		for (int64_t i = 0; i < b->n; i++)
+			if (part[i] == p)
+				idx[k++] = i;
+		if (k == 0)
+			continue;
+		if (k == b->n) {
+			rc = qt_writer_write(out[p], b);
+		} else {
+			qt_batch *t = qt_batch_take(h, b, idx, k);
+			rc = t ? qt_writer_write(out[p], t) : QT_ENOMEM;
+			qt_batch_free(t);
+		}
+	}
+	return rc;
+}
+
+/* Assign every complete window (all that is left when `last`), then
+ * write and drop the batches whose samples all have a part. */
+static int pending_flush(struct pending *q, const qt_header *h, int last,
+			 qt_splitter *sp, qt_writer **out)
+{
+	int64_t done = 0;
+	int j, rc;
+	while (q->n - q->assigned >= q->size ||
+	       (last && q->n > q->assigned)) {
+		int64_t k = q->n - q->assigned < q->size ? q->n - q->assigned
+							 : q->size;
+		if ((rc = qt_splitter_assign(sp, q->key + q->assigned, k,
+					     q->part + q->assigned)) < 0)
+			return rc;
+		q->assigned += k;
+	}
+	for (j = 0; j < q->nb && done + q->b[j]->n <= q->assigned; j++) {
+		if ((rc = write_parts(q, h, q->b[j], q->part + done, out)) < 0)
+			return rc;
+		done += q->b[j]->n;
+		qt_batch_free(q->b[j]);
+		q->b[j] = NULL;
+	}
+	memmove(q->b, q->b + j, (size_t)(q->nb - j) * sizeof *q->b);
+	q->nb -= j;
+	memmove(q->key, q->key + done, (size_t)(q->n - done) * sizeof *q->key);
+	memmove(q->part, q->part + done, (size_t)(q->n - done));
+	q->n -= done;
+	q->assigned -= done;
 	return 0;
 }
 
@@ -252,7 +285,7 @@ int main(int argc, char **argv)
 	const qt_header *h;
 	qt_writer *out[NPARTS] = {0};
 	qt_splitter *sp = NULL;
-	struct window win = {0};
+	struct pending q = {0};
 	qt_batch *b;
 
 	qt_cli_init("split", argc, argv);
@@ -295,11 +328,11 @@ int main(int argc, char **argv)
 		return qt_cli_usage("the test part (%g of the samples) needs "
 				    "--test-out ENDPOINT", frac[TEST]);
 	for (int p = 0; p < NPARTS; p++)
-		for (int q = p + 1; q < NPARTS; q++)
-			if (path[p] && path[q] && !strcmp(path[p], path[q]))
+		for (int p2 = p + 1; p2 < NPARTS; p2++)
+			if (path[p] && path[p2] && !strcmp(path[p], path[p2]))
 				return qt_cli_usage("the %s and %s parts both go "
 						    "to '%s'", part_name[p],
-						    part_name[q], path[p]);
+						    part_name[p2], path[p]);
 
 	if ((rc = qt_reader_open(&rd, input)) < 0)
 		goto out;
@@ -313,17 +346,13 @@ int main(int argc, char **argv)
 	if ((rc = qt_splitter_new(&sp, NPARTS, frac, (uint64_t)seed)) < 0 ||
 	    (rc = open_outputs(out, path, h)) < 0)
 		goto out;
-	while ((rc = qt_reader_next(rd, &b)) > 0) {
-		if ((rc = window_push(&win, b)) < 0) {
-			qt_batch_free(b);
+	q.size = window;
+	while ((rc = qt_reader_next(rd, &b)) > 0)
+		if ((rc = pending_push(&q, b, h, strat, label_kind)) < 0 ||
+		    (rc = pending_flush(&q, h, 0, sp, out)) < 0)
 			break;
-		}
-		if (win.n >= window &&
-		    (rc = window_flush(&win, h, strat, label_kind, sp, out)) < 0)
-			break;
-	}
-	if (rc == 0 && win.nb)
-		rc = window_flush(&win, h, strat, label_kind, sp, out);
+	if (rc == 0)
+		rc = pending_flush(&q, h, 1, sp, out);
 	for (int p = 0; rc == 0 && p < NPARTS; p++) {
 		rc = qt_writer_close(out[p]);
 		out[p] = NULL;
@@ -333,7 +362,7 @@ int main(int argc, char **argv)
 out:
 	for (int p = 0; p < NPARTS; p++)
 		qt_writer_abort(out[p]);
-	window_free(&win);
+	pending_free(&q);
 	qt_splitter_free(sp);
 	qt_reader_close(rd);
 	return qt_cli_finish(rc);

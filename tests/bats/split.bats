@@ -82,15 +82,26 @@ for got, f in zip(parts, (0.7, 0.1, 0.2)):
 	sort -n -c "$T/pos.txt"
 }
 
+@test "split: batching the input differently does not change the split" {
+	for bs in 7 100 1000; do
+		mk "$T/in$bs.qs" --field x:f4:2 --field y:i8: --random 1000 --batch $bs --seed 5
+		quanta split --train 0.7 --stratify y --seed 3 --window 64 -q -i "$T/in$bs.qs" \
+			-o "$T/a$bs.qs" --test-out "$T/b$bs.qs"
+		"$PY" "$PYS" samples "$T/a$bs.qs" > "$T/a$bs.txt"
+	done
+	[ "$(wc -l < "$T/a7.txt")" -ge 690 ]
+	cmp "$T/a7.txt" "$T/a100.txt"
+	cmp "$T/a7.txt" "$T/a1000.txt"
+}
+
 @test "split: a periodic input does not end up in one part" {
 	# label = sample index mod 5; without stratifying, a systematic rule
 	# ('every fifth sample to test') would put one label in test only
-	"$PY" - "$PYS" "$T/in.qs" <<'EOF'
-import sys, importlib.util
-spec = importlib.util.spec_from_file_location("pystream", sys.argv[1])
-ps = importlib.util.module_from_spec(spec); spec.loader.exec_module(ps)
+	PYTHONPATH="$ROOT/tests" "$PY" - "$T/in.qs" <<'EOF'
+import sys
+import pystream as ps
 import numpy as np
-w = ps.Writer(open(sys.argv[2], "wb"), [ps.field("k", "<i8", [])])
+w = ps.Writer(open(sys.argv[1], "wb"), [ps.field("k", "<i8", [])])
 for s in range(0, 10000, 100):
     w.write({"k": np.arange(s, s + 100) % 5})
 w.close()
@@ -98,7 +109,8 @@ EOF
 	quanta split --train 0.8 -q -i "$T/in.qs" -o "$T/tr.qs" --test-out "$T/te.qs"
 	counts "$T/te.qs" k
 	for c in $(counts "$T/te.qs" k); do
-		[ "$c" -gt 330 ] && [ "$c" -lt 470 ]
+		[ "$c" -gt 330 ]
+		[ "$c" -lt 470 ]
 	done
 }
 
@@ -123,13 +135,12 @@ EOF
 }
 
 @test "split: one-hot labels and --test alone" {
-	"$PY" - "$PYS" "$T/in.qs" <<'EOF'
-import sys, importlib.util
-spec = importlib.util.spec_from_file_location("pystream", sys.argv[1])
-ps = importlib.util.module_from_spec(spec); spec.loader.exec_module(ps)
+	PYTHONPATH="$ROOT/tests" "$PY" - "$T/in.qs" <<'EOF'
+import sys
+import pystream as ps
 import numpy as np
 rng = np.random.default_rng(0)
-w = ps.Writer(open(sys.argv[2], "wb"), [ps.field("y", "<f4", [3], classes=["a", "b", "c"])])
+w = ps.Writer(open(sys.argv[1], "wb"), [ps.field("y", "<f4", [3], classes=["a", "b", "c"])])
 for _ in range(10):
     w.write({"y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 30)]})
 w.close()
@@ -150,7 +161,8 @@ assert math.floor(n * 0.25) <= got <= math.ceil(n * 0.25), (n, got)"
 	cat "$T/fifo" > "$T/from-fifo.qs" &
 	quanta split --train 0.5 -q -i "$T/in.qs" -o "$T/fifo" --test-out /dev/null
 	wait
-	[ -p "$T/fifo" ] && [ -c /dev/null ]
+	[ -p "$T/fifo" ]
+	[ -c /dev/null ]
 	[ "$(quanta inspect --json "$T/from-fifo.qs" | jq .samples)" -eq 25 ]
 }
 

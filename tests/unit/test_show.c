@@ -87,6 +87,27 @@ static void test_summarised(void)
 	free(a);
 }
 
+/* Rows wider than numpy's 75 columns wrap, indented under the brackets
+ * (expected strings are numpy 1.24's str()). */
+static void test_wrapped(void)
+{
+	int64_t a[30];
+	for (int i = 0; i < 30; i++)
+		a[i] = 1000 * i;
+	char *s = capture_array(QT_I64, a, 2, (int64_t[]){2, 15}, 0, 0);
+	CHECK_STR(s, "[[    0  1000  2000  3000  4000  5000  6000  7000  8000  9000 10000 11000\n"
+		     "  12000 13000 14000]\n"
+		     " [15000 16000 17000 18000 19000 20000 21000 22000 23000 24000 25000 26000\n"
+		     "  27000 28000 29000]]");
+	free(s);
+	for (int i = 0; i < 26; i++)
+		a[i] = i;
+	s = capture_array(QT_I64, a, 1, (int64_t[]){26}, 0, 0);
+	CHECK_STR(s, "[ 0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15 16 17 18 19 20 21 22 23\n"
+		     " 24 25]");
+	free(s);
+}
+
 static void test_json(void)
 {
 	double d[4] = {0.1, NAN, -2, 1e300};
@@ -113,6 +134,7 @@ int main(void)
 	RUN(test_values);
 	RUN(test_layout);
 	RUN(test_summarised);
+	RUN(test_wrapped);
 	RUN(test_json);
 	return test_done();
 }

@@ -201,30 +201,30 @@ static void test_every_dtype(void)
 	}
 }
 
-static void test_histograms(void)
+static void test_tallies(void)
 {
-	qt_hist h;
-	CHECK_OK(qt_hist_init(&h, 3));
+	qt_tally h;
+	CHECK_OK(qt_tally_init(&h, 3));
 	double v[] = {0, 1, 1, 2, 2, 2, 3, -1, 0.5, NAN};
 	for (int i = 0; i < 10; i++)
-		qt_hist_add(&h, v[i]);
+		qt_tally_add(&h, v[i]);
 	CHECK(h.counts[0] == 1 && h.counts[1] == 2 && h.counts[2] == 3);
 	CHECK(h.other == 4);
-	qt_hist_free(&h);
+	qt_tally_free(&h);
 
-	CHECK_OK(qt_hist_init(&h, 0));
+	CHECK_OK(qt_tally_init(&h, 0));
 	double w[] = {5, -1, 5, 5, 2, -1};
 	for (int i = 0; i < 6; i++)
-		qt_hist_add(&h, w[i]);
-	qt_hist_sort(&h);
+		qt_tally_add(&h, w[i]);
+	qt_tally_sort(&h);
 	CHECK(h.nvalues == 3 && !h.overflow);
 	CHECK(h.values[0] == -1 && h.vcounts[0] == 2);
 	CHECK(h.values[1] == 2 && h.vcounts[1] == 1);
 	CHECK(h.values[2] == 5 && h.vcounts[2] == 3);
-	for (int i = 0; i < QT_HIST_MAX_VALUES; i++)
-		qt_hist_add(&h, 100 + i);
+	for (int i = 0; i < QT_TALLY_MAX_VALUES; i++)
+		qt_tally_add(&h, 100 + i);
 	CHECK(h.overflow);
-	qt_hist_free(&h);
+	qt_tally_free(&h);
 }
 
 /* Two graphs of 3 and 2 nodes; edges stored batch-global. */
@@ -270,14 +270,14 @@ static void test_field_stats_ragged(void)
 	/* edges relative to their graph: 0 1 1 2 | 0 1 -> max 2, mean 5/6 */
 	CHECK(fs[1].st.n == 12 && fs[1].st.max == 2 && fs[1].st.min == 0);
 	CHECK(fabs(fs[1].st.mean - 5.0 / 6.0) < 1e-15);
-	CHECK(fs[1].hist_mode == QT_HIST_NONE);
+	CHECK(fs[1].tally_mode == QT_TALLY_NONE);
 	/* labels: class 2 twice, 7 is no class */
-	CHECK(fs[2].hist_mode == QT_HIST_ELEMENTS);
-	CHECK(fs[2].hist.counts[2] == 2 && fs[2].hist.other == 2);
+	CHECK(fs[2].tally_mode == QT_TALLY_ELEMENTS);
+	CHECK(fs[2].tally.counts[2] == 2 && fs[2].tally.other == 2);
 	/* one-hot rows: argmax 2 and 1 */
-	CHECK(fs[3].hist_mode == QT_HIST_LABELS);
-	CHECK(fs[3].hist.counts[0] == 0 && fs[3].hist.counts[1] == 2 &&
-	      fs[3].hist.counts[2] == 2);
+	CHECK(fs[3].tally_mode == QT_TALLY_LABELS);
+	CHECK(fs[3].tally.counts[0] == 0 && fs[3].tally.counts[1] == 2 &&
+	      fs[3].tally.counts[2] == 2);
 	for (int f = 0; f < 4; f++)
 		qt_field_stats_free(&fs[f]);
 	qt_batch_free(b);
@@ -290,7 +290,7 @@ int main(void)
 	RUN(test_nan_inf_counted_apart);
 	RUN(test_merge_partials);
 	RUN(test_every_dtype);
-	RUN(test_histograms);
+	RUN(test_tallies);
 	RUN(test_field_stats_ragged);
 	return test_done();
 }
