@@ -146,10 +146,54 @@ int qt_parse_list(const char *s, const char *opt, char ***items, int *n)
 	return 0;
 }
 
+/* Options that name where bytes flow, not what was done to them. */
+static int is_endpoint_option(const char *a, int *takes_value)
+{
+	static const char *const longs[] = {"--input", "--output", "--test-out",
+					    "--val-out", "--rest", NULL};
+	*takes_value = 1;
+	if (!strcmp(a, "-i") || !strcmp(a, "-o"))
+		return 1;
+	if (a[0] == '-' && (a[1] == 'i' || a[1] == 'o') && a[2]) {
+		*takes_value = 0; /* -oFILE */
+		return 1;
+	}
+	for (int k = 0; longs[k]; k++) {
+		size_t n = strlen(longs[k]);
+		if (!strncmp(a, longs[k], n) && (a[n] == '\0' || a[n] == '=')) {
+			*takes_value = a[n] == '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int qt_cli_provenance(qt_header *h)
 {
-	return qt_header_add_prov(h, stage, saved_argc > 0 ? saved_argc - 1 : 0,
-				  saved_argc > 0 ? saved_argv + 1 : saved_argv);
+	/* The stage's arguments without its input and output endpoints:
+	 * the same data through a pipe, a file or a socket has the same
+	 * history, and so the same bytes. */
+	char **args = calloc((size_t)(saved_argc > 0 ? saved_argc : 1),
+			     sizeof *args);
+	int n = 0, rc;
+	if (!args)
+		return qt_error(QT_ENOMEM, "out of memory");
+	for (int i = 1; i < saved_argc; i++) {
+		int takes;
+		if (!strcmp(saved_argv[i], "--")) {
+			while (i < saved_argc)
+				args[n++] = saved_argv[i++];
+			break;
+		}
+		if (is_endpoint_option(saved_argv[i], &takes)) {
+			i += takes;
+			continue;
+		}
+		args[n++] = saved_argv[i];
+	}
+	rc = qt_header_add_prov(h, stage, n, args);
+	free(args);
+	return rc;
 }
 
 int qt_cli_finish(int rc)

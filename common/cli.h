@@ -48,7 +48,11 @@ int qt_parse_list(const char *s, const char *opt, char ***items, int *n);
 void qt_free_list(char **items, int n);
 
 /* Append this stage's step (name, arguments, version) to h's provenance;
- * returns the step index (for qt_header_add_param) or an error. */
+ * returns the step index (for qt_header_add_param) or an error.  The
+ * input and output endpoints (-i, -o, --input, --output, --test-out,
+ * --val-out, --rest) are left out: where the bytes flowed is not part of
+ * the data's history, and a pipeline gives the same bytes over pipes,
+ * files and sockets. */
 int qt_cli_provenance(qt_header *h);
 
 /* Flush and close stdout; a write error there is an error.  Returns the

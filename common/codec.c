@@ -6,7 +6,8 @@
  * with bin keys, as Python's msgpack (use_bin_type=True) packs bytes.
  * Readers accept str keys too.  A batch is a map from field name to
  * tensor, plus "NAME.ptr" offsets for ragged fields; the end map is
- * {"quanta.end": {"batches": B, "samples": S}}.
+ * {"quanta.end": {"batches": B, "samples": S}}; a writer that fails after
+ * starting a socket stream sends {"quanta.abort": "reason"} instead.
  */
 #include "common/codec.h"
 #include "common/error.h"
@@ -81,6 +82,14 @@ int qt_pack_end(msgpack_packer *pk, uint64_t batches, uint64_t samples)
 	msgpack_pack_uint64(pk, batches);
 	pack_str(pk, "samples");
 	msgpack_pack_uint64(pk, samples);
+	return 0;
+}
+
+int qt_pack_abort(msgpack_packer *pk, const char *reason)
+{
+	msgpack_pack_map(pk, 1);
+	pack_str(pk, "quanta.abort");
+	pack_str(pk, reason);
 	return 0;
 }
 
@@ -267,6 +276,13 @@ int qt_decode_object(const msgpack_object *o, const qt_header *h0,
 						"are not one stream)");
 			rc = qt_decode_header(o, h);
 			return rc < 0 ? rc : 1;
+		}
+		if (k->type == MSGPACK_OBJECT_STR && qt_mp_streq(k, "quanta.abort")) {
+			const msgpack_object *v = &o->via.map.ptr[i].val;
+			int n = v->type == MSGPACK_OBJECT_STR ? (int)v->via.str.size : 0;
+			return qt_error(QT_EFORMAT, "the stage writing this stream "
+					"failed: %.*s", n > 300 ? 300 : n,
+					n ? v->via.str.ptr : "");
 		}
 		if (k->type == MSGPACK_OBJECT_STR && qt_mp_streq(k, "quanta.end")) {
 			if (o->via.map.size != 1)

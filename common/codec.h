@@ -17,6 +17,8 @@ int qt_mp_frame(const uint8_t *p, size_t n, size_t max, size_t *len);
 int qt_pack_header(msgpack_packer *pk, const qt_header *h);
 int qt_pack_batch(msgpack_packer *pk, const qt_header *h, const qt_batch *b);
 int qt_pack_end(msgpack_packer *pk, uint64_t batches, uint64_t samples);
+/* {"quanta.abort": reason}: the writer failed; the stream is void. */
+int qt_pack_abort(msgpack_packer *pk, const char *reason);
 
 /* Decode a msgpack object: header, batch or end (see qt_decode_message). */
 int qt_decode_object(const msgpack_object *o, const qt_header *h0,

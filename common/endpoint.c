@@ -313,8 +313,9 @@ int qt_chan_close(qt_chan *c, int commit)
 		zmq_msg_close(&c->zmsg);
 	if (c->zsock) {
 		/* Output: wait for queued messages to leave (the default
-		 * infinite linger); input: drop what is queued. */
-		int linger = c->out && commit ? -1 : 0;
+		 * infinite linger); an abandoned output gives its abort
+		 * message five seconds; input: drop what is queued. */
+		int linger = !c->out ? 0 : commit ? -1 : 5000;
 		zmq_setsockopt(c->zsock, ZMQ_LINGER, &linger, sizeof linger);
 		zmq_close(c->zsock);
 	}

@@ -199,6 +199,13 @@ void qt_writer_abort(qt_writer *w)
 {
 	if (!w)
 		return;
+	/* A pipe reader sees EOF without the end map; a socket reader
+	 * would wait for ever, so it gets an abort map with the reason. */
+	if (w->ch && qt_chan_is_socket(w->ch)) {
+		msgpack_sbuffer_clear(&w->sb);
+		qt_pack_abort(&w->pk, qt_error_message(QT_EIO));
+		(void)qt_chan_send(w->ch, w->sb.data, w->sb.size);
+	}
 	qt_chan_close(w->ch, 0);
 	msgpack_sbuffer_destroy(&w->sb);
 	qt_header_free(w->h);
