@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential pkg-config clang libclang-rt-14-dev \
 	libzmq3-dev libmsgpack-dev libhdf5-dev libopenblas-dev libzip-dev \
 	libchealpix-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core \
-	libjansson-dev libfftw3-dev \
+	libjansson-dev libfftw3-dev nettle-dev \
 	bats time \
 	python3 python3-numpy python3-torch python3-h5py python3-msgpack \
 	python3-msgpack-numpy
