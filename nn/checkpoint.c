@@ -357,9 +357,16 @@ char *qt_ckpt_preprocessing_json(const qt_header *h)
 		for (int k = 0; k < h->prov[i].nparams; k++) {
 			const char *key = h->prov[i].keys[k];
 			size_t n = strlen(key);
-			if (n > 7 && !strcmp(key + n - 7, ".sha256"))
-				json_object_set_new(root, key,
-						    json_string(h->prov[i].values[k]));
+			char name[160];
+			if (n <= 7 || strcmp(key + n - 7, ".sha256") || n > 120)
+				continue;
+			/* A second step with the same key (normalising
+			 * another field) is "key#2", and so on. */
+			snprintf(name, sizeof name, "%s", key);
+			for (int dup = 2; json_object_get(root, name); dup++)
+				snprintf(name, sizeof name, "%s#%d", key, dup);
+			json_object_set_new(root, name,
+					    json_string(h->prov[i].values[k]));
 		}
 	s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);

@@ -61,7 +61,8 @@ int qt_ckpt_load(const qt_ckpt *ck, qt_net *net, qt_optim *o);
 /* JSON of the fields of h that net reads (inputs and targets). */
 char *qt_ckpt_fields_json(const qt_net *net, const qt_header *h);
 /* JSON object of the preprocessing identities in h's provenance: every
- * provenance param whose key ends in ".sha256", by key. */
+ * provenance param whose key ends in ".sha256", by key, in order; the
+ * n-th repetition of a key is "KEY#n". */
 char *qt_ckpt_preprocessing_json(const qt_header *h);
 
 #endif
