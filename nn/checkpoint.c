@@ -118,6 +118,8 @@ int qt_ckpt_save(const char *path, qt_net *net, const qt_optim *o,
 	    (rc = put_str(out.file, "quanta_version", QUANTA_VERSION_STRING)) < 0 ||
 	    (rc = put_str(out.file, "model", net->text)) < 0 ||
 	    (rc = put_str(out.file, "model_path", net->path)) < 0 ||
+	    (rc = put_str(out.file, "model_set", meta->model_set ?
+			  meta->model_set : "[]")) < 0 ||
 	    (rc = put_str(out.file, "fields", meta->fields)) < 0 ||
 	    (rc = put_str(out.file, "provenance", meta->provenance)) < 0 ||
 	    (rc = put_str(out.file, "preprocessing", meta->preprocessing)) < 0 ||
@@ -198,6 +200,8 @@ int qt_ckpt_open(qt_ckpt *ck, const char *path)
 	if (!rc)
 		rc = get_str(f, "model_path", &ck->model_path, 0, path);
 	if (!rc)
+		rc = get_str(f, "model_set", &ck->model_set, 0, path);
+	if (!rc)
 		rc = get_str(f, "fields", &ck->fields, 1, path);
 	if (!rc)
 		rc = get_str(f, "provenance", &ck->provenance, 0, path);
@@ -233,6 +237,7 @@ void qt_ckpt_close(qt_ckpt *ck)
 {
 	free(ck->model);
 	free(ck->model_path);
+	free(ck->model_set);
 	free(ck->fields);
 	free(ck->provenance);
 	free(ck->preprocessing);
@@ -373,4 +378,39 @@ char *qt_ckpt_preprocessing_json(const qt_header *h)
 	if (!s)
 		qt_error(QT_ENOMEM, "out of memory");
 	return s;
+}
+
+char *qt_ckpt_set_json(const char *const *set, int n)
+{
+	json_t *a = json_array();
+	char *s;
+	for (int i = 0; i < n; i++)
+		json_array_append_new(a, json_string(set[i]));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!s)
+		qt_error(QT_ENOMEM, "out of memory");
+	return s;
+}
+
+int qt_ckpt_set_parse(const char *text, char ***set, int *n)
+{
+	json_t *a = json_loads(text && *text ? text : "[]", 0, NULL), *v;
+	size_t i;
+	*set = NULL;
+	*n = 0;
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return qt_error(QT_EFORMAT, "checkpoint: damaged 'model_set'");
+	}
+	*set = calloc(json_array_size(a) + 1, sizeof **set);
+	if (!*set) {
+		json_decref(a);
+		return qt_error(QT_ENOMEM, "out of memory");
+	}
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && ((*set)[*n] = strdup(json_string_value(v))))
+			(*n)++;
+	json_decref(a);
+	return 0;
 }

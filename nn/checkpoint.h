@@ -3,7 +3,8 @@
  * Layout (docs/MODELS.md, "Checkpoints"):
  *   /                       attributes: format = "quanta-checkpoint",
  *                           format_version = "1", quanta_version, model (the
- *                           model file's text), model_path, fields (JSON:
+ *                           model file's text), model_path, model_set (JSON:
+ *                           `param` overrides it was built with), fields (JSON:
  *                           the stream fields the network was trained on),
  *                           provenance (JSON: the training stream's steps),
  *                           preprocessing (JSON: identities of fitted
@@ -39,6 +40,7 @@ void qt_history_free(qt_history *h);
 typedef struct qt_ckpt {
 	char *model;          /* model text */
 	char *model_path;
+	char *model_set;      /* JSON array of "NAME=VALUE" parameter overrides */
 	char *fields;         /* JSON */
 	char *provenance;     /* JSON */
 	char *preprocessing;  /* JSON object */
@@ -57,6 +59,11 @@ void qt_ckpt_close(qt_ckpt *ck);
 /* Copy the weights (and buffers) into net, checking names and shapes;
  * with o, the optimizer state too. */
 int qt_ckpt_load(const qt_ckpt *ck, qt_net *net, qt_optim *o);
+
+/* "NAME=VALUE" overrides as a JSON array, and back (the strings of
+ * *set are malloc'd; free with qt_free_list from common/cli.h). */
+char *qt_ckpt_set_json(const char *const *set, int n);
+int qt_ckpt_set_parse(const char *json, char ***set, int *n);
 
 /* JSON of the fields of h that net reads (inputs and targets). */
 char *qt_ckpt_fields_json(const qt_net *net, const qt_header *h);

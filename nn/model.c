@@ -2,7 +2,8 @@
  * (grammar in docs/MODELS.md).
  *
  *   file  := { stmt NEWLINE }
- *   stmt  := 'input' NAME ( '[' dims ']' | 'edges' )
+ *   stmt  := 'param' NAME '=' NUM
+ *          | 'input' NAME ( '[' dims ']' | 'edges' )
  *          | 'target' NAME | 'output' NAME {NAME}
  *          | 'loss' expr | 'optimizer' expr | 'train' {NAME '=' value}
  *          | ['repeat' NUM ':'] NAME '=' expr
@@ -10,6 +11,8 @@
  *   term  := NAME [ '(' [ arg {',' arg} ] ')' ]
  *   arg   := [NAME '='] value
  *   value := NUM | STR | '[' [value {',' value}] ']' | '(' expr ')' | expr
+ *   (a parameter's NAME stands for its number wherever a number or a
+ *   dimension may be written)
  */
 #include "nn/model.h"
 #include "common/error.h"
@@ -76,6 +79,13 @@ struct parser {
 	size_t len;
 	int tline, tcol;
 	int prev_continues; /* previous token was '|' or ',' */
+	/* `param NAME = VALUE` definitions, and --set overrides */
+	int nparams;
+	const char *pnames[64];
+	double pvalues[64];
+	int nset;
+	const char *const *set;
+	int set_used[64];
 };
 
 int qt_model_error(const qt_model *m, int line, int col, int code,
@@ -270,6 +280,16 @@ static void *push(void **arena, void *arr, int n, size_t sz)
 	return na;
 }
 
+/* The value of parameter NAME (the current token), or -1 if none. */
+static int param_index(const struct parser *p)
+{
+	for (int i = p->nparams - 1; i >= 0; i--)
+		if (strlen(p->pnames[i]) == p->len &&
+		    !memcmp(p->pnames[i], p->start, p->len))
+			return i;
+	return -1;
+}
+
 static int parse_value(struct parser *p, qt_mvalue *v)
 {
 	int rc;
@@ -322,6 +342,12 @@ static int parse_value(struct parser *p, qt_mvalue *v)
 		if ((rc = parse_expr(p, &v->expr)) < 0)
 			return rc;
 		return expect(p, ')', "')'");
+	}
+	if (p->t == T_NAME && param_index(p) >= 0 && p->s[p->pos] != '(') {
+		v->kind = QT_MV_NUM;
+		v->num = p->pvalues[param_index(p)];
+		v->is_int = v->num == (double)(long long)v->num;
+		return next(p);
 	}
 	if (p->t == T_NAME) {
 		v->kind = QT_MV_EXPR;
@@ -451,8 +477,18 @@ static int parse_input(struct parser *p, qt_mstmt *s)
 			s->shape[s->ndim++] = -1;
 			rc = next(p);
 		} else {
-			rc = parse_int(p, 1, 1LL << 31, "a dimension", &d);
-			s->shape[s->ndim++] = d;
+			int pi = p->t == T_NAME ? param_index(p) : -1;
+			if (pi >= 0) {
+				double pv = p->pvalues[pi];
+				if (pv < 1 || pv > (double)(1LL << 31) ||
+				    pv != (double)(long long)pv)
+					return perr(p, "parameter is not a dimension");
+				s->shape[s->ndim++] = (int64_t)pv;
+				rc = next(p);
+			} else {
+				rc = parse_int(p, 1, 1LL << 31, "a dimension", &d);
+				s->shape[s->ndim++] = d;
+			}
 		}
 		if (rc < 0)
 			return rc;
@@ -531,6 +567,36 @@ static int parse_stmt(struct parser *p, qt_mstmt *s)
 		}
 		return 0;
 	}
+	if (is_word(p, "param")) {
+		char *end;
+		double v;
+		if ((rc = next(p)) < 0)
+			return rc;
+		if (p->t != T_NAME)
+			return perr(p, "expected the parameter's name");
+		if (p->nparams >= 64)
+			return perr(p, "too many parameters");
+		p->pnames[p->nparams] = tok_str(p);
+		s->kind = QT_MS_PARAM;
+		s->name = p->pnames[p->nparams];
+		if ((rc = next(p)) < 0 || (rc = expect(p, '=', "'='")) < 0)
+			return rc;
+		if (p->t != T_NUM)
+			return perr(p, "expected a number");
+		v = strtod(p->start, &end);
+		/* --set NAME=VALUE replaces the file's value */
+		for (int k = 0; k < p->nset; k++) {
+			const char *eq = strchr(p->set[k], '=');
+			size_t n = eq ? (size_t)(eq - p->set[k]) : 0;
+			if (eq && n == strlen(s->name) &&
+			    !strncmp(p->set[k], s->name, n)) {
+				v = strtod(eq + 1, &end);
+				p->set_used[k] = 1;
+			}
+		}
+		p->pvalues[p->nparams++] = v;
+		return next(p);
+	}
 	if (is_word(p, "repeat")) {
 		long long n;
 		if ((rc = next(p)) < 0 ||
@@ -550,6 +616,12 @@ static int parse_stmt(struct parser *p, qt_mstmt *s)
 
 int qt_model_parse(qt_model **mp, const char *path, const char *text)
 {
+	return qt_model_parse_set(mp, path, text, NULL, 0);
+}
+
+int qt_model_parse_set(qt_model **mp, const char *path, const char *text,
+		       const char *const *set, int nset)
+{
 	struct parser p = {0};
 	qt_model *m = calloc(1, sizeof *m);
 	int rc;
@@ -566,6 +638,22 @@ int qt_model_parse(qt_model **mp, const char *path, const char *text)
 	strcpy(pathcopy, path);
 	m->text = copy;
 	m->path = pathcopy;
+	if (nset > 64) {
+		qt_model_free(m);
+		return qt_error(QT_EUSAGE, "too many --set values");
+	}
+	for (int k = 0; k < nset; k++) {
+		const char *eq = strchr(set[k], '=');
+		char *end;
+		if (!eq || eq == set[k] || (strtod(eq + 1, &end), *end) ||
+		    end == eq + 1) {
+			qt_model_free(m);
+			return qt_error(QT_EUSAGE, "--set '%s': expected NAME=NUMBER",
+					set[k]);
+		}
+	}
+	p.set = set;
+	p.nset = nset;
 	p.m = m;
 	p.s = copy;
 	p.line = p.col = 1;
@@ -591,6 +679,12 @@ int qt_model_parse(qt_model **mp, const char *path, const char *text)
 			goto fail;
 		}
 	}
+	for (int k = 0; k < nset; k++)
+		if (!p.set_used[k]) {
+			rc = qt_error(QT_EUSAGE, "--set '%s': %s has no such "
+				      "'param'", set[k], path);
+			goto fail;
+		}
 	*mp = m;
 	return 0;
 fail:
@@ -599,6 +693,12 @@ fail:
 }
 
 int qt_model_load(qt_model **m, const char *path)
+{
+	return qt_model_load_set(m, path, NULL, 0);
+}
+
+int qt_model_load_set(qt_model **m, const char *path,
+		      const char *const *set, int nset)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -630,7 +730,7 @@ int qt_model_load(qt_model **m, const char *path)
 		return qt_error(QT_EFORMAT, "model file '%s' contains a NUL byte "
 				"(not a text file?)", path);
 	}
-	rc = qt_model_parse(m, path, buf);
+	rc = qt_model_parse_set(m, path, buf, set, nset);
 	free(buf);
 	return rc;
 }

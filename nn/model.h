@@ -55,13 +55,13 @@ struct qt_mexpr {
 
 typedef enum qt_mstmt_kind {
 	QT_MS_INPUT, QT_MS_TARGET, QT_MS_ASSIGN, QT_MS_OUTPUT, QT_MS_LOSS,
-	QT_MS_OPTIMIZER, QT_MS_TRAIN
+	QT_MS_OPTIMIZER, QT_MS_TRAIN, QT_MS_PARAM
 } qt_mstmt_kind;
 
 typedef struct qt_mstmt {
 	qt_mstmt_kind kind;
 	int line, col;
-	const char *name;   /* input, target, assignment */
+	const char *name;   /* input, target, assignment, param */
 	int ndim;           /* input: per-sample shape; shape[0] == -1 ragged */
 	int64_t shape[8];
 	int is_edges;       /* input NAME edges */
@@ -84,8 +84,15 @@ typedef struct qt_model {
 /* Parse model text; `path` names it in messages.  Errors are QT_EFORMAT
  * with "path:line:col: what was expected". */
 int qt_model_parse(qt_model **m, const char *path, const char *text);
-/* Read and parse a file. */
+/* The same with parameter overrides: set[k] = "NAME=NUMBER" replaces the
+ * value of `param NAME = ...`; naming a parameter the model lacks is an
+ * error (QT_EUSAGE). */
+int qt_model_parse_set(qt_model **m, const char *path, const char *text,
+		       const char *const *set, int nset);
+/* Read and parse a file (with overrides as above). */
 int qt_model_load(qt_model **m, const char *path);
+int qt_model_load_set(qt_model **m, const char *path,
+		      const char *const *set, int nset);
 void qt_model_free(qt_model *m);
 
 /* Record "path:line:col: message" as the error for `code`; returns code. */

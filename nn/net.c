@@ -577,6 +577,8 @@ int qt_net_build(qt_net **netp, const qt_model *m, const qt_net_cfg *cfg)
 		case QT_MS_TRAIN:
 			rc = build_train(&bd, s);
 			break;
+		case QT_MS_PARAM: /* substituted by the parser */
+			break;
 		}
 	}
 	if (!rc && last < 0)

@@ -1,5 +1,6 @@
 /* predict.c: checkpoint + stream -> stream with predictions (predict.h). */
 #include "nn/predict.h"
+#include "common/cli.h"
 #include "common/error.h"
 #include "kernels/kernels.h"
 #include "nn/checkpoint.h"
@@ -164,7 +165,14 @@ int qt_predictor_open(qt_predictor **pp, const char *path, const qt_header *in,
 	if (!ignore_preprocessing &&
 	    (rc = check_preprocessing(&ck, in, path)) < 0)
 		goto out;
-	if ((rc = qt_model_parse(&p->model, path, ck.model)) < 0 ||
+	char **set = NULL;
+	int nset = 0;
+	if ((rc = qt_ckpt_set_parse(ck.model_set, &set, &nset)) < 0)
+		goto out;
+	rc = qt_model_parse_set(&p->model, path, ck.model,
+				(const char *const *)set, nset);
+	qt_free_list(set, nset);
+	if (rc < 0 ||
 	    (rc = qt_net_build(&p->net, p->model, &cfg)) < 0 ||
 	    (rc = qt_net_bind(p->net, in)) < 0 ||
 	    (rc = qt_ckpt_load(&ck, p->net, NULL)) < 0)

@@ -511,10 +511,26 @@ int qt_train(const qt_train_opts *o)
 				      o->resume);
 			goto out;
 		}
-		rc = qt_model_parse(&t.model, resume.model_path ?
-				    resume.model_path : o->resume, resume.model);
+		char **set = NULL;
+		int nset = 0;
+		if (o->nset)
+			rc = qt_error(QT_EUSAGE, "--set cannot change the model of "
+				      "a run being resumed");
+		if (!rc)
+			rc = qt_ckpt_set_parse(resume.model_set, &set, &nset);
+		if (!rc)
+			rc = qt_model_parse_set(&t.model, resume.model_path ?
+						resume.model_path : o->resume,
+						resume.model,
+						(const char *const *)set, nset);
+		if (!rc && !(t.meta.model_set = strdup(resume.model_set ?
+							resume.model_set : "[]")))
+			rc = QT_ENOMEM;
+		qt_free_list(set, nset);
 	} else {
-		rc = qt_model_load(&t.model, o->model);
+		rc = qt_model_load_set(&t.model, o->model, o->set, o->nset);
+		if (!rc && !(t.meta.model_set = qt_ckpt_set_json(o->set, o->nset)))
+			rc = QT_ENOMEM;
 	}
 	if (rc < 0)
 		goto out;
@@ -669,6 +685,7 @@ out:
 	json_decref(state);
 	qt_ckpt_close(&resume);
 	qt_history_free(&t.meta.hist);
+	free(t.meta.model_set);
 	free(t.meta.fields);
 	free(t.meta.provenance);
 	free(t.meta.preprocessing);

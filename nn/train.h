@@ -10,6 +10,8 @@
 
 typedef struct qt_train_opts {
 	const char *model;      /* model file (or NULL with resume) */
+	const char *const *set; /* "NAME=VALUE" overrides of the model's params */
+	int nset;
 	const char *input;      /* training stream endpoint */
 	const char *val_input;  /* validation stream, or NULL */
 	double val_fraction;    /* else hold out this fraction, or 0 */

@@ -37,6 +37,7 @@ static const char help[] =
 	"  -j, --threads N           CPU threads (default: all; results do not\n"
 	"                            depend on it)\n"
 	"      --device DEV          cpu (default) or cuda\n"
+	"      --set NAME=VALUE      replace a `param` of the model file (repeatable)\n"
 	"      --summary             print the network's layers and parameters, exit\n"
 	"  -q, --quiet               no per-epoch lines on stderr\n"
 	"  -h, --help                show this help\n"
@@ -50,7 +51,7 @@ static const char help[] =
 enum {
 	OPT_VAL = 256, OPT_VALFRAC, OPT_OPTIMIZER, OPT_LR, OPT_WD, OPT_SCHED,
 	OPT_EARLY, OPT_EVERY, OPT_RESUME, OPT_LOG, OPT_SEED, OPT_DEVICE,
-	OPT_SUMMARY
+	OPT_SUMMARY, OPT_SET
 };
 
 static const struct option longopts[] = {
@@ -73,18 +74,19 @@ static const struct option longopts[] = {
 	{"threads", required_argument, NULL, 'j'},
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"set", required_argument, NULL, OPT_SET},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0}
 };
 
-static int summary(const char *path)
+static int summary(const char *path, const char *const *set, int nset)
 {
 	qt_model *m = NULL;
 	qt_net *net = NULL;
 	qt_net_cfg cfg = {.dtype = QT_F32, .max_batch = 1};
-	int rc = qt_model_load(&m, path);
+	int rc = qt_model_load_set(&m, path, set, nset);
 	if (!rc)
 		rc = qt_net_build(&net, m, &cfg);
 	if (!rc)
@@ -98,7 +100,8 @@ int main(int argc, char **argv)
 {
 	qt_train_opts o = {.input = "-", .lr = -1, .weight_decay = -1,
 			   .seed = 1, .argc = argc, .argv = argv};
-	int c, rc = 0, want_summary = 0;
+	int c, rc = 0, want_summary = 0, nset = 0;
+	const char *set[64];
 	long long v;
 	const char *device = "cpu";
 
@@ -159,6 +162,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DEVICE: device = optarg; break;
 		case OPT_SUMMARY: want_summary = 1; break;
+		case OPT_SET:
+			if (nset == 64)
+				return qt_cli_usage("--set: at most 64 values");
+			set[nset++] = optarg;
+			break;
 		case 'q': o.quiet = 1; break;
 		case 'h': return qt_cli_help(help);
 		case 'V': return qt_cli_version();
@@ -180,8 +188,10 @@ int main(int argc, char **argv)
 	if (want_summary) {
 		if (!o.model)
 			return qt_cli_usage("--summary needs --model FILE");
-		return qt_cli_finish(summary(o.model));
+		return qt_cli_finish(summary(o.model, set, nset));
 	}
+	o.set = set;
+	o.nset = nset;
 	if (!o.model && !o.resume)
 		return qt_cli_usage("give --model FILE (or --resume CHECKPOINT)");
 	if (o.model && o.resume)

@@ -175,10 +175,37 @@ static void test_fd_whole_net(void)
 	qt_net_free(net);
 }
 
+/* `param` values stand for numbers and dimensions; --set replaces them. */
+static void test_params(void)
+{
+	const char *text = "param size = 12\nparam width = 7\n"
+			   "input x [1, size, size]\n"
+			   "y = x | conv2d(2, kernel=3) | flatten | dense(width)\n";
+	const char *set[] = {"size=8"}, *bad[] = {"depth=3"}, *junk[] = {"size"};
+	qt_model *m = NULL;
+	qt_net *net = NULL;
+	qt_net_cfg cfg = {.dtype = QT_F32, .max_batch = 2};
+	CHECK_OK(qt_model_parse_set(&m, "p.net", text, set, 1));
+	if (m) {
+		CHECK_OK(qt_net_build(&net, m, &cfg));
+		CHECK(net && net->nodes[0].shape[1] == 8 &&
+		      net->nodes[net->nnodes - 1].shape[0] == 7);
+		/* conv 2x6x6 -> 72 features into dense(7) */
+		CHECK(net && net->nodes[net->nnodes - 1].params[0].value->shape[1] == 72);
+		qt_net_free(net);
+		qt_model_free(m);
+	}
+	m = NULL;
+	CHECK(qt_model_parse_set(&m, "p.net", text, bad, 1) == QT_EUSAGE);
+	CHECK(strstr(qt_error_message(QT_EUSAGE), "depth=3") != NULL);
+	CHECK(qt_model_parse_set(&m, "p.net", text, junk, 1) == QT_EUSAGE);
+}
+
 int main(void)
 {
 	RUN(test_jets_shapes);
 	RUN(test_parse_errors);
 	RUN(test_fd_whole_net);
+	RUN(test_params);
 	return test_done();
 }
