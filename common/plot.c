@@ -87,15 +87,16 @@ int qt_fig_device(const char *path, const char **device)
 
 int qt_fig_parse_size(const char *s, int *width, int *height)
 {
+	const char *hs;
 	char *end;
 	long w, h;
 	errno = 0;
 	w = strtol(s, &end, 10);
 	if (end == s || (*end != 'x' && *end != 'X'))
 		goto bad;
-	s = end + 1;
-	h = strtol(s, &end, 10);
-	if (end == s || *end || errno)
+	hs = end + 1;
+	h = strtol(hs, &end, 10);
+	if (end == hs || *end || errno)
 		goto bad;
 	if (w < 100 || w > 10000 || h < 100 || h > 10000)
 		return qt_error(QT_EUSAGE, "--size: %ldx%ld is outside "
@@ -182,6 +183,10 @@ int qt_fig_open(qt_fig **out, const char *path, int width, int height)
 	plscolbg(255, 255, 255);
 	plspage(0, 0, width, height, 0, 0);
 	plinit();
+	/* PLplot scales its default text with the page; quanta keeps text at
+	 * QT_PLOT_CHAR_PX (at the drivers' 72 dots per inch), so a bigger
+	 * figure has more room rather than bigger letters. */
+	plschr(QT_PLOT_CHAR_PX * 25.4 / 72, 1.0);
 	set_palette();
 	pladv(0);
 	plcol0(QT_COL_INK);
@@ -308,7 +313,7 @@ static double text_scale(void)
 
 qt_box qt_plot_area(int title_lines)
 {
-	return (qt_box){0, 1, 0, 1 - title_lines * 2.0 * qt_plot_char_y()};
+	return (qt_box){0, 1, 0, 1 - title_lines * 2.6 * qt_plot_char_y()};
 }
 
 qt_box qt_plot_cell(qt_box a, int nrows, int ncols, int i)
@@ -370,7 +375,7 @@ double qt_nice_step(double range, int n, int integer)
 	raw = range / n;
 	p = pow(10, floor(log10(raw)));
 	f = raw / p;
-	f = f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10;
+	f = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
 	raw = f * p;
 	return integer && raw < 1 ? 1 : raw;
 }
@@ -396,8 +401,10 @@ static void format_tick(char *buf, size_t len, double v, double step,
 {
 	if (fabs(v) < step * 1e-9)
 		v = 0;
-	if (fabs(v) >= 1e5 || (fabs(v) > 0 && fabs(v) < 1e-3))
-		snprintf(buf, len, "%.3g", v);
+	/* Fixed decimals from the step, unless that takes more than four
+	 * (tiny steps) or the numbers are large: then four digits. */
+	if (decimals > 4 || step >= 1e5)
+		snprintf(buf, len, "%.4g", v);
 	else
 		snprintf(buf, len, "%.*f", decimals, v);
 }
@@ -410,21 +417,135 @@ static void label_func(PLINT axis, PLFLT value, PLCHAR_NC_VECTOR label,
 		    fmt.decimals[a]);
 }
 
-/* Width in character heights of the widest tick label on [lo, hi]. */
+/* Major ticks of a log axis over data values [lo, hi] (> 0): decades
+ * when it spans many, 1-2-5 or 1-2-3-5 sequences when few, so that even
+ * a short range gets labels.  Returns the count. */
+static int log_ticks(double lo, double hi, double *t, int max)
+{
+	static const double m1[] = {1}, m125[] = {1, 2, 5},
+			    m1235[] = {1, 2, 3, 5},
+			    m19[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	double dec = log10(hi / lo);
+	const double *m;
+	int nm, step = 1, n = 0;
+	if (dec > 3.5) {
+		m = m1, nm = 1, step = (int)ceil(dec / 7);
+	} else if (dec > 1.2) {
+		m = m125, nm = 3;
+	} else if (dec > 0.9) {
+		m = m1235, nm = 4;
+	} else {
+		m = m19, nm = 9;
+	}
+	for (int k = (int)floor(log10(lo)); k <= (int)ceil(log10(hi)); k++) {
+		if (k % step)
+			continue;
+		for (int j = 0; j < nm; j++) {
+			double v = m[j] * pow(10, k);
+			if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9) &&
+			    n < max)
+				t[n++] = v;
+		}
+	}
+	return n;
+}
+
+static void log_label(char *buf, size_t len, double v)
+{
+	double k = floor(log10(v) + 1e-9);
+	if (v >= 1e-3 && v < 1e5)
+		snprintf(buf, len, "%g", v);
+	else if (fabs(v / pow(10, k) - 1) < 1e-9)
+		snprintf(buf, len, "10#u%d#d", (int)k);
+	else
+		snprintf(buf, len, "%.3g", v);
+}
+
+/* Width in character heights of the widest tick label on [lo, hi]
+ * (data values; step and decimals for a linear axis). */
 static double tick_label_width(double lo, double hi, double step,
 			       int decimals, int log)
 {
 	char buf[64];
-	double w = 0;
-	if (log)
-		return 3.2;
+	double w = 0, t[64];
+	if (log) {
+		int n = log_ticks(lo, hi, t, 64);
+		for (int i = 0; i < n; i++) {
+			log_label(buf, sizeof buf, t[i]);
+			double tw = qt_plot_text_width(buf);
+			w = tw > w ? tw : w;
+		}
+		return w;
+	}
 	for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9;
 	     v += step) {
 		format_tick(buf, sizeof buf, v, step, decimals);
-		double t = qt_plot_text_width(buf);
-		w = t > w ? t : w;
+		double tw = qt_plot_text_width(buf);
+		w = tw > w ? tw : w;
 	}
 	return w;
+}
+
+/* Ticks (inside the frame on both sides), labels and optionally grid
+ * lines of a log axis of the current panel, whose world coordinates are
+ * log10 of [lo, hi].  axis 0: x, labels below; 1: y, labels left; 2: y,
+ * labels right (colour bars).  PLplot's own log axes label decades
+ * only, which leaves a short range without any number. */
+static void draw_log_axis(int axis, double lo, double hi, int grid)
+{
+	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
+	double t[64], dec = log10(hi / lo);
+	char buf[64];
+	int n = log_ticks(lo, hi, t, 64), y = axis > 0;
+	plgvpd(&vx0, &vx1, &vy0, &vy1);
+	plgvpw(&wx0, &wx1, &wy0, &wy1);
+	double tx = 0.55 * qt_plot_char_x() * (wx1 - wx0) / (vx1 - vx0);
+	double ty = 0.55 * qt_plot_char_y() * (wy1 - wy0) / (vy1 - vy0);
+	double a0 = y ? wy0 : wx0, a1 = y ? wy1 : wx1;
+	plcol0(grid ? QT_COL_GRID : QT_COL_INK);
+	plwidth(grid ? 0.8 : 1.0);
+	for (int i = 0; i < n; i++) {
+		double w = log10(t[i]), pos = (w - a0) / (a1 - a0);
+		if (grid) {
+			PLFLT gx[2] = {wx0, wx1}, gy[2] = {w, w};
+			if (y)
+				plline(2, gx, gy);
+			else
+				plline(2, gy, (PLFLT[]){wy0, wy1});
+			continue;
+		}
+		if (y) {
+			pljoin(wx0, w, wx0 + tx, w);
+			pljoin(wx1 - tx, w, wx1, w);
+		} else {
+			pljoin(w, wy0, w, wy0 + ty);
+			pljoin(w, wy1 - ty, w, wy1);
+		}
+		log_label(buf, sizeof buf, t[i]);
+		if (axis == 0)
+			plmtex("b", 1.5, pos, 0.5, buf);
+		else if (axis == 1)
+			plmtex("lv", 0.7, pos, 1.0, buf);
+		else
+			plmtex("rv", 0.7, pos, 0.0, buf);
+	}
+	/* Minor ticks at 2..9 of each decade. */
+	for (int k = (int)floor(log10(lo)); !grid && dec <= 6 &&
+					    k <= (int)ceil(log10(hi)); k++)
+		for (int j = 2; j <= 9; j++) {
+			double v = j * pow(10, k), w = log10(v);
+			if (v < lo || v > hi)
+				continue;
+			if (y) {
+				pljoin(wx0, w, wx0 + tx / 2, w);
+				pljoin(wx1 - tx / 2, w, wx1, w);
+			} else {
+				pljoin(w, wy0, w, wy0 + ty / 2);
+				pljoin(w, wy1 - ty / 2, w, wy1);
+			}
+		}
+	plwidth(1.0);
+	plcol0(QT_COL_INK);
 }
 
 static double to_world(double v, int log)
@@ -432,17 +553,23 @@ static double to_world(double v, int log)
 	return log ? (v > 0 ? log10(v) : NAN) : v;
 }
 
-/* Choose the tick steps of an axes (linear axes only). */
-static void plan_ticks(const qt_axes *a, double *xs, double *ys)
+/* Choose the tick steps of linear axes drawn in box b: a label every
+ * three character heights up the y axis and every 5.5 along the x axis
+ * at most, 2 to 8 of them (unless the axes fix them). */
+static void plan_ticks(qt_box b, const qt_axes *a, double *xs, double *ys)
 {
-	*xs = a->xtick > 0 ? a->xtick : qt_nice_step(a->xmax - a->xmin, 6, 0);
-	*ys = qt_nice_step(a->ymax - a->ymin, 6, 0);
+	int nx = (int)((b.x1 - b.x0) / qt_plot_char_x() / 5.5);
+	int ny = (int)((b.y1 - b.y0) / qt_plot_char_y() / 3);
+	nx = nx < 2 ? 2 : nx > 8 ? 8 : nx;
+	ny = ny < 2 ? 2 : ny > 8 ? 8 : ny;
+	*xs = a->xtick > 0 ? a->xtick : qt_nice_step(a->xmax - a->xmin, nx, 0);
+	*ys = a->ytick > 0 ? a->ytick : qt_nice_step(a->ymax - a->ymin, ny, 0);
 }
 
 qt_box qt_plot_axes_frame(qt_box outer, const qt_axes *a)
 {
 	double xs, ys, left = 0.6, bottom = 0.6, top = 0.6, right = 1.2;
-	plan_ticks(a, &xs, &ys);
+	plan_ticks(outer, a, &xs, &ys);
 	if (!a->no_yticks)
 		left += 0.6 + tick_label_width(a->ymin, a->ymax, ys,
 					       step_decimals(ys), a->logy);
@@ -451,7 +578,7 @@ qt_box qt_plot_axes_frame(qt_box outer, const qt_axes *a)
 	if (!a->no_xticks)
 		bottom += 1.6;
 	if (a->xlabel)
-		bottom += 1.5;
+		bottom += 2.1;
 	if (a->title)
 		top += 1.6;
 	return qt_plot_inset(outer, left, right, bottom, top);
@@ -462,7 +589,7 @@ void qt_plot_axes(qt_box b, const qt_axes *a)
 	char xopt[16], yopt[16];
 	double xs, ys, ylw = 0;
 	cur = *a;
-	plan_ticks(a, &xs, &ys);
+	plan_ticks(b, a, &xs, &ys);
 	fmt.step[0] = xs;
 	fmt.step[1] = ys;
 	fmt.decimals[0] = step_decimals(xs);
@@ -474,17 +601,23 @@ void qt_plot_axes(qt_box b, const qt_axes *a)
 	if (a->grid) {
 		plcol0(QT_COL_GRID);
 		plwidth(0.8);
-		snprintf(xopt, sizeof xopt, "g%s", a->logx ? "l" : "");
-		snprintf(yopt, sizeof yopt, "g%s", a->logy ? "l" : "");
-		plbox(xopt, a->logx ? 0 : xs, 0, yopt, a->logy ? 0 : ys, 0);
+		plbox(a->logx ? "" : "g", xs, 0, a->logy ? "" : "g", ys, 0);
+		if (a->logx)
+			draw_log_axis(0, a->xmin, a->xmax, 1);
+		if (a->logy)
+			draw_log_axis(1, a->ymin, a->ymax, 1);
 	}
 	plcol0(QT_COL_INK);
 	plwidth(1.0);
-	snprintf(xopt, sizeof xopt, "bc%s%s", a->no_xticks ? "" : "nst",
-		 a->no_xticks ? "" : a->logx ? "l" : "o");
-	snprintf(yopt, sizeof yopt, "bc%s%s", a->no_yticks ? "" : "nstv",
-		 a->no_yticks ? "" : a->logy ? "l" : "o");
-	plbox(xopt, a->logx ? 0 : xs, 0, yopt, a->logy ? 0 : ys, 0);
+	snprintf(xopt, sizeof xopt, "bc%s",
+		 a->no_xticks || a->logx ? "" : "nto");
+	snprintf(yopt, sizeof yopt, "bc%s",
+		 a->no_yticks || a->logy ? "" : "ntvo");
+	plbox(xopt, xs, 0, yopt, ys, 0);
+	if (a->logx && !a->no_xticks)
+		draw_log_axis(0, a->xmin, a->xmax, 0);
+	if (a->logy && !a->no_yticks)
+		draw_log_axis(1, a->ymin, a->ymax, 0);
 	if (!a->no_yticks)
 		ylw = tick_label_width(a->ymin, a->ymax, ys, fmt.decimals[1],
 				       a->logy);
@@ -679,6 +812,27 @@ void qt_plot_legend(int corner, int n, const char *const *labels,
 
 /* ---- heatmaps ---- */
 
+/* plimagefr draws cell (i, j) between the transformed corners (i, j) and
+ * (i + 1, j + 1); without a transform it spaces nx corners (not nx + 1)
+ * over [xmin, xmax], so the cells are given their corners explicitly. */
+static void draw_cells(PLFLT **g, int nx, int ny, double x0, double x1,
+		       double y0, double y1, double lo, double hi)
+{
+	PLFLT *xg = malloc((size_t)(nx + 1) * sizeof *xg);
+	PLFLT *yg = malloc((size_t)(ny + 1) * sizeof *yg);
+	PLcGrid grid = {.xg = xg, .yg = yg, .nx = nx + 1, .ny = ny + 1};
+	if (xg && yg) {
+		for (int i = 0; i <= nx; i++)
+			xg[i] = x0 + (x1 - x0) * i / nx;
+		for (int j = 0; j <= ny; j++)
+			yg[j] = y0 + (y1 - y0) * j / ny;
+		plimagefr((PLFLT_MATRIX)g, nx, ny, x0, x1, y0, y1, lo, hi, lo,
+			  hi, pltr1, &grid);
+	}
+	free(xg);
+	free(yg);
+}
+
 void qt_plot_heatmap(const double *z, int nx, int ny, double x0, double x1,
 		     double y0, double y1, double zmin, double zmax, int log)
 {
@@ -695,11 +849,13 @@ void qt_plot_heatmap(const double *z, int nx, int ny, double x0, double x1,
 			double v = z[(int64_t)(ny - 1 - iy) * nx + ix];
 			if (log)
 				v = v > 0 ? log10(v) : NAN;
-			g[ix][iy] = isfinite(v) && v >= lo && v <= hi ? v : blank;
+			/* clip to the scale, as matplotlib's under/over
+			 * colours do; NaN (and <= 0 on a log scale) blank */
+			v = v < lo ? lo : v > hi ? hi : v;
+			g[ix][iy] = isfinite(v) ? v : blank;
 		}
-	plimagefr((PLFLT_MATRIX)g, nx, ny, to_world(x0, cur.logx),
-		  to_world(x1, cur.logx), to_world(y0, cur.logy),
-		  to_world(y1, cur.logy), lo, hi, lo, hi, NULL, NULL);
+	draw_cells(g, nx, ny, to_world(x0, cur.logx), to_world(x1, cur.logx),
+		   to_world(y0, cur.logy), to_world(y1, cur.logy), lo, hi);
 	plFree2dGrid(g, nx, ny);
 }
 
@@ -720,18 +876,23 @@ void qt_plot_colorbar(qt_box b, double zmin, double zmax, int log,
 		return;
 	for (int i = 0; i < N; i++)
 		g[0][i] = lo + (i + 0.5) * (hi - lo) / N;
-	plimagefr((PLFLT_MATRIX)g, 1, N, 0, 1, lo, hi, lo, hi, lo, hi, NULL,
-		  NULL);
+	draw_cells(g, 1, N, 0, 1, lo, hi, lo, hi);
 	plFree2dGrid(g, 1, N);
-	step = qt_nice_step(hi - lo, 6, 0);
+	{	/* a label every three character heights or more */
+		int nt = (int)((b.y1 - b.y0) / qt_plot_char_y() / 3);
+		step = qt_nice_step(hi - lo, nt < 2 ? 2 : nt > 7 ? 7 : nt, 0);
+	}
 	fmt.step[1] = step;
 	fmt.decimals[1] = step_decimals(step);
 	plslabelfunc(label_func, NULL);
 	plcol0(QT_COL_INK);
-	snprintf(yopt, sizeof yopt, "bcmstv%s", log ? "l" : "o");
-	plbox("bc", 0, 0, yopt, log ? 0 : step, 0);
+	snprintf(yopt, sizeof yopt, "bc%s", log ? "" : "mtvo");
+	plbox("bc", 0, 0, yopt, step, 0);
 	plslabelfunc(NULL, NULL);
-	lw = tick_label_width(lo, hi, step, fmt.decimals[1], log);
+	if (log)
+		draw_log_axis(2, zmin, zmax, 0);
+	lw = log ? tick_label_width(zmin, zmax, 0, 0, 1)
+		 : tick_label_width(lo, hi, step, fmt.decimals[1], 0);
 	if (label)
 		plmtex("r", lw + 1.8, 0.5, 0.5, label);
 }
@@ -744,16 +905,18 @@ void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
 	double lo = log ? log10(zmin) : zmin, hi = log ? log10(zmax) : zmax;
 	double step = qt_nice_step(hi > lo ? hi - lo : 1, 6, 0);
 	double right = 1.0 + 1.3 + 0.8 + 2.4 +
-		       tick_label_width(lo, hi, step, step_decimals(step), log);
+		       (log ? tick_label_width(zmin, zmax, 0, 0, 1)
+			    : tick_label_width(lo, hi, step, step_decimals(step),
+					       0));
 	double top = -1, bottom = 2, cx = qt_plot_char_x();
 	int nrows = (n + ncols - 1) / ncols;
 	double s = text_scale(), ts = ncols >= 4 ? 0.85 * s : s;
-	qt_box grid = qt_plot_inset(area, 0, right, 0, 0), bar;
+	qt_box grid = qt_plot_inset(area, 0.3, right, 0.6, 0), bar;
 	for (int i = 0; i < n; i++) {
 		qt_box cell = qt_plot_cell(grid, nrows, ncols, i), fr;
 		plschr(0, ts);
-		fr = qt_plot_inset(cell, 0.4, 0.4, 0.4,
-				   titles && titles[i] ? 1.7 : 0.4);
+		fr = qt_plot_inset(cell, 0.4, 0.4, 0.5,
+				   titles && titles[i] ? 2.3 : 0.5);
 		fr = qt_plot_fit_aspect(fr, (double)w / h);
 		cur = (qt_axes){.xmin = 0, .xmax = w, .ymin = 0, .ymax = h};
 		plvpor(fr.x0, fr.x1, fr.y0, fr.y1);
@@ -764,7 +927,7 @@ void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
 		plbox("bc", 0, 0, "bc", 0, 0);
 		if (titles && titles[i]) {
 			plcol0(title_colours ? title_colours[i] : QT_COL_INK);
-			plmtex("t", 0.5, 0.5, 0.5, titles[i]);
+			plmtex("t", 0.9, 0.5, 0.5, titles[i]);
 			plcol0(QT_COL_INK);
 		}
 		top = fr.y1 > top ? fr.y1 : top;
@@ -773,6 +936,18 @@ void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
 	plschr(0, s);
 	bar = (qt_box){grid.x1 + 1.0 * cx, grid.x1 + 2.3 * cx, bottom, top};
 	qt_plot_colorbar(bar, zmin, zmax, log, bar_label);
+}
+
+void qt_plot_image_grid_size(int n, int ncols, int h, int w, int cell,
+			     int *width, int *height)
+{
+	/* The margins of qt_plot_image_grid in default characters: a colour
+	 * bar with labels of about five characters at the right, 2.3 above
+	 * and 0.5 below each image, the title band of qt_plot_area(1). */
+	double c = QT_PLOT_CHAR_PX, imgw = cell - 0.8 * c;
+	int nrows = (n + ncols - 1) / ncols;
+	*width = (int)(ncols * cell + 0.3 * c + (1.0 + 1.3 + 0.8 + 2.4 + 5) * c);
+	*height = (int)(nrows * (imgw * h / w + 2.8 * c) + 0.6 * c + 2.6 * c);
 }
 
 double qt_viridis_luminance(double f)

@@ -44,6 +44,10 @@ enum {
 };
 #define QT_NSERIES 7
 
+/* The default character height in pixels (PNG) or points (SVG, PDF), for
+ * sizing a figure to its content before it is opened. */
+#define QT_PLOT_CHAR_PX 14.0
+
 /* Colour index of series i (Okabe-Ito: blue, vermillion, bluish green,
  * orange, reddish purple, sky blue, yellow; then again). */
 int qt_series_colour(int i);
@@ -105,7 +109,7 @@ typedef struct qt_axes {
 	int logx, logy;
 	int grid;                        /* light grid at the major ticks */
 	int no_xticks, no_yticks;        /* frame only on that axis */
-	double xtick;                    /* major tick step, 0: automatic */
+	double xtick, ytick;             /* major tick steps, 0: automatic */
 	const char *xlabel, *ylabel, *title;
 } qt_axes;
 
@@ -151,8 +155,8 @@ void qt_plot_legend(int corner, int n, const char *const *labels,
 /* Cells of z (ny rows of nx values, row 0 drawn at the top, as images
  * are stored) over the data rectangle [x0,x1] x [y0,y1] of the current
  * panel, coloured by viridis from zmin to zmax (log10 of both when log).
- * Values outside [zmin, zmax], NaN, and values <= 0 when log are left
- * white. */
+ * Values outside [zmin, zmax] get the colour of the nearer end; NaN, and
+ * values <= 0 when log, are left white. */
 void qt_plot_heatmap(const double *z, int nx, int ny, double x0, double x1,
 		     double y0, double y1, double zmin, double zmax, int log);
 /* A vertical colour bar in box b for the range [zmin, zmax] (log: a
@@ -168,12 +172,16 @@ void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
 			int h, int w, const char *const *titles,
 			const int *title_colours, double zmin, double zmax,
 			int log, const char *bar_label);
+/* A figure size (pixels) for qt_plot_image_grid under a one-line title:
+ * ncols images of `cell` pixels width per row, heights to their aspect. */
+void qt_plot_image_grid_size(int n, int ncols, int h, int w, int cell,
+			     int *width, int *height);
 /* Relative luminance (0 dark .. 1 light) of the viridis colour at
  * fraction f, to pick white or dark text on a cell. */
 double qt_viridis_luminance(double f);
 
-/* A "nice" step (1, 2 or 5 times a power of ten) giving about `n` steps
- * over `range`; integer steps only when `integer`. */
+/* The smallest "nice" step (1, 2 or 5 times a power of ten) that divides
+ * `range` into at most `n` steps; integer steps only when `integer`. */
 double qt_nice_step(double range, int n, int integer);
 
 #endif

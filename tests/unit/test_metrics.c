@@ -1,8 +1,11 @@
 /* test_metrics.c: common/metrics.c against hand-computed cases and against
  * sklearn-equivalent values from tests/reference/make_metrics_fixtures.py
- * (tests/reference/metrics.h5), plus the JSON and stream reports. */
+ * (tests/reference/metrics.h5), the JSON and stream reports, and the
+ * statistics behind quanta plot-data (common/plotdata.c: histograms,
+ * reservoir sampling, training logs). */
 #include "common/error.h"
 #include "common/metrics.h"
+#include "common/plotdata.h"
 #include "common/stream.h"
 #include "fixture.h"
 #include "test.h"
@@ -321,6 +324,94 @@ static void test_reports(void)
 	qt_cls_free(&e);
 }
 
+static void test_histogram(void)
+{
+	qt_hist h;
+	/* Fixed range [0, 1], 4 bins; 1.0 falls in the last (closed) bin. */
+	const double v[6] = {0.0, 0.1, 0.3, 0.99, 1.0, 1.5};
+	const double g[6] = {8.0, 7.5, 8.0, 7.5, 7.5, 8.0};
+	CHECK_OK(qt_hist_init(&h, 4, 1, 0, 1));
+	for (int i = 0; i < 6; i++)
+		CHECK_OK(qt_hist_add(&h, v[i], g[i]));
+	CHECK_OK(qt_hist_finish(&h));
+	CHECK(h.ngroups == 2 && h.group[0] == 7.5 && h.group[1] == 8.0);
+	CHECK(h.outside == 1 && h.count[0] == 3 && h.count[1] == 2);
+	/* group 7.5: 0.1 -> bin 0, 0.99 and 1.0 -> bin 3 */
+	CHECK(h.h[0] == 1 && h.h[1] == 0 && h.h[3] == 2);
+	/* group 8.0: 0.0 -> bin 0, 0.3 -> bin 1 */
+	CHECK(h.h[4] == 1 && h.h[5] == 1);
+	CHECK(qt_hist_add(&h, NAN, 0) == QT_ENUMERIC);
+	qt_hist_free(&h);
+	/* Without a range: from the smallest to the largest value. */
+	CHECK_OK(qt_hist_init(&h, 2, 0, 0, 0));
+	for (int i = 0; i < 5; i++)
+		CHECK_OK(qt_hist_add(&h, 2.0 + i, 0));
+	CHECK_OK(qt_hist_finish(&h));
+	CHECK(h.lo == 2 && h.hi == 6 && h.h[0] == 2 && h.h[1] == 3);
+	qt_hist_free(&h);
+	/* At most QT_HIST_MAX_GROUPS groups. */
+	CHECK_OK(qt_hist_init(&h, 2, 1, 0, 1));
+	for (int i = 0; i < QT_HIST_MAX_GROUPS; i++)
+		CHECK_OK(qt_hist_add(&h, 0.5, i));
+	CHECK(qt_hist_add(&h, 0.5, 99) == QT_EFORMAT);
+	qt_hist_free(&h);
+}
+
+static void test_reservoir(void)
+{
+	/* Keep 100 of 1000 values, 50 times: each value is kept with
+	 * probability 0.1, so the mean of the kept values is near 499.5. */
+	double mean = 0;
+	for (int rep = 0; rep < 50; rep++) {
+		qt_reservoir r;
+		CHECK_OK(qt_reservoir_init(&r, 100, (uint64_t)rep));
+		for (int i = 0; i < 1000; i++)
+			qt_reservoir_add(&r, i, -i);
+		CHECK(r.n == 100 && r.seen == 1000);
+		CHECK(r.min == -999 && r.max == 999);
+		for (int i = 0; i < 100; i++) {
+			CHECK(r.y[i] == -r.x[i]);
+			mean += r.x[i] / 5000.0;
+		}
+		qt_reservoir_free(&r);
+	}
+	/* standard error of that mean: 289 / sqrt(5000) = 4.1 */
+	CHECK(fabs(mean - 499.5) < 20);
+}
+
+static void test_trainlog(void)
+{
+	char path[] = "/tmp/quanta-test-log-XXXXXX";
+	int fd = mkstemp(path), l, v;
+	qt_trainlog log;
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"epoch\": 1, \"loss\": 0.9, \"phase\": \"train\"}\n\n"
+	      "{\"epoch\": 2, \"loss\": 0.5, \"val_loss\": 0.7}\n", f);
+	fclose(f);
+	CHECK_OK(qt_trainlog_read(path, &log));
+	CHECK(log.nrows == 2 && log.nkeys == 2);
+	l = qt_trainlog_key(&log, "loss");
+	v = qt_trainlog_key(&log, "val_loss");
+	CHECK(l == 0 && v == 1 && qt_trainlog_key(&log, "phase") < 0);
+	if (l == 0 && v == 1) {
+		CHECK(log.epoch[1] == 2 && log.v[0] == 0.9 && log.v[2] == 0.5);
+		CHECK(isnan(log.v[1]) && log.v[3] == 0.7);
+	}
+	qt_trainlog_free(&log);
+	f = fopen(path, "a");
+	if (f) {
+		fputs("{\"epoch\": 3, \"loss\": \n", f);
+		fclose(f);
+	}
+	CHECK(qt_trainlog_read(path, &log) == QT_EFORMAT);
+	CHECK(strstr(qt_error_message(QT_EFORMAT), ":4:") != NULL);
+	unlink(path);
+	CHECK(qt_trainlog_read(path, &log) == QT_EUSAGE);
+}
+
 int main(void)
 {
 	RUN(test_hand_binary);
@@ -333,5 +424,8 @@ int main(void)
 	RUN(test_growing_classes);
 	RUN(test_errors);
 	RUN(test_reports);
+	RUN(test_histogram);
+	RUN(test_reservoir);
+	RUN(test_trainlog);
 	return test_done();
 }
