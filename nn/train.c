@@ -296,7 +296,8 @@ static int run_epoch(struct trainer *t, int epoch, struct pass_stats *s,
 		s->loss_sum += loss * (double)n;
 		s->n += n;
 		count_correct(net, s);
-		snprintf(info, sizeof info, "loss %.4f  %.0f samples/s",
+		snprintf(info, sizeof info, "batch %lld/%lld  loss %.4f  "
+			 "%.0f samples/s", (long long)bi + 1, (long long)nb,
 			 s->loss_sum / (double)s->n,
 			 (double)s->n / (qt_now() - t0 + 1e-9));
 		qt_progress_update(&bar, bi + 1, info);
