@@ -27,6 +27,9 @@ static const char help[] =
 	"      --int COLS       CSV: columns to load as int64 (exact integers)\n"
 	"      --float COLS     CSV: columns to load as float32\n"
 	"      --group N=A,B,C  CSV: columns A,B,C as one field N of shape (3,)\n"
+	"      --rename A=B     call field A B in the stream (repeatable)\n"
+	"      --shape F=D1,D2  give field F this per-sample shape, with as many\n"
+	"                       elements (e.g. maps=1,200,200 adds a channel axis)\n"
 	"  -o, --output OUT     output: '-' (stdout, default), a file or a ZeroMQ\n"
 	"                       endpoint (@tcp://*:5555 binds, >tcp://host:5555 connects)\n"
 	"  -h, --help           this help\n"
@@ -38,9 +41,18 @@ static const char help[] =
 	"\n"
 	"Examples:\n"
 	"  quanta load jets.h5 --classes labels=g,q,t,w,z | quanta inspect\n"
-	"  quanta load penguins.csv --group bill=bill_length_mm,bill_depth_mm -o p.qs\n";
+	"  quanta load penguins.csv --group bill=bill_length_mm,bill_depth_mm -o p.qs\n"
+	"  quanta load eor.h5 --rename images=maps --shape maps=1,200,200 -o maps.qs\n";
 
-enum { O_NAME = 256, O_CLASSES, O_INT, O_FLOAT, O_GROUP };
+enum { O_NAME = 256, O_CLASSES, O_INT, O_FLOAT, O_GROUP, O_RENAME, O_SHAPE };
+
+/* --rename and --shape, applied to the header once and to each batch. */
+struct reshape {
+	char **renames, **shapes;
+	int nrenames, nshapes;
+	int field[QT_MAX_FIELDS];  /* fields whose per-sample shape changed */
+	int nfield;
+};
 
 /* Append the items of a list option to *v. */
 static int add_items(const char *arg, const char *opt, char ***v, int *n)
@@ -84,14 +96,102 @@ static void free_opts(qt_source_opts *o)
 	qt_free_list(o->groups, o->ngroups);
 }
 
-/* Write every batch of the source to the stream. */
-static int copy_batches(qt_source *src, qt_writer *w, int64_t batch)
+/* Apply --rename and --shape to the header. */
+static int apply_reshape(struct reshape *r, qt_header *h)
+{
+	for (int k = 0; k < r->nrenames; k++) {
+		char *eq = strchr(r->renames[k], '=');
+		int f;
+		if (!eq)
+			return qt_error(QT_EUSAGE, "--rename '%s': expected OLD=NEW",
+					r->renames[k]);
+		*eq = '\0';
+		f = qt_header_find(h, r->renames[k]);
+		if (f < 0)
+			return qt_error(QT_EUSAGE, "--rename: no field '%s'",
+					r->renames[k]);
+		if (qt_header_find(h, eq + 1) >= 0 || !eq[1] ||
+		    strlen(eq + 1) >= QT_NAME_MAX ||
+		    strspn(eq + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+			   "OPQRSTUVWXYZ0123456789_-") != strlen(eq + 1))
+			return qt_error(QT_EUSAGE, "--rename: '%s' is not a free "
+					"field name", eq + 1);
+		snprintf(h->fields[f].name, QT_NAME_MAX, "%s", eq + 1);
+		for (int i = 0; i < h->nfields; i++)
+			if (!strcmp(h->fields[i].index_of, r->renames[k]))
+				snprintf(h->fields[i].index_of, QT_NAME_MAX, "%s",
+					 eq + 1);
+		*eq = '=';
+	}
+	for (int k = 0; k < r->nshapes; k++) {
+		char *eq = strchr(r->shapes[k], '='), **dims;
+		int f, nd, rc;
+		int64_t shape[QT_MAX_DIMS];
+		qt_field *fl;
+		if (!eq)
+			return qt_error(QT_EUSAGE, "--shape '%s': expected "
+					"FIELD=D1,D2,...", r->shapes[k]);
+		*eq = '\0';
+		f = qt_header_find(h, r->shapes[k]);
+		*eq = '=';
+		if (f < 0)
+			return qt_error(QT_EUSAGE, "--shape '%s': no such field",
+					r->shapes[k]);
+		fl = &h->fields[f];
+		if ((rc = qt_parse_list(eq + 1, "--shape", &dims, &nd)) < 0)
+			return rc;
+		for (int d = 0; d < nd && !rc; d++) {
+			long long v;
+			rc = qt_parse_int(dims[d], "--shape", 0, 1LL << 40, &v);
+			shape[d] = v;
+		}
+		qt_free_list(dims, nd);
+		if (rc < 0)
+			return rc;
+		if (nd > QT_MAX_DIMS - 1)
+			return qt_error(QT_EUSAGE, "--shape: at most %d dimensions",
+					QT_MAX_DIMS - 1);
+		if ((fl->ndim && fl->shape[0] < 0) || fl->index_of[0])
+			return qt_error(QT_EUSAGE, "--shape: '%s' is ragged",
+					fl->name);
+		if (qt_shape_numel(nd, shape) != qt_shape_numel(fl->ndim,
+								fl->shape)) {
+			char s1[96], s2[96];
+			return qt_error(QT_EUSAGE, "--shape: '%s' has %s per sample; "
+					"%s has another number of elements",
+					fl->name, qt_shape_str(s1, sizeof s1,
+							       fl->ndim, fl->shape),
+					qt_shape_str(s2, sizeof s2, nd, shape));
+		}
+		fl->ndim = nd;
+		memcpy(fl->shape, shape, (size_t)nd * sizeof *shape);
+		r->field[r->nfield++] = f;
+	}
+	return 0;
+}
+
+/* Write every batch of the source to the stream, with the per-sample
+ * shapes of --shape (views: the data is not copied). */
+static int copy_batches(qt_source *src, qt_writer *w, int64_t batch,
+			const struct reshape *r, const qt_header *h)
 {
 	const qt_batch *b;
 	int rc;
-	while ((rc = qt_source_next(src, batch, &b)) > 0)
-		if ((rc = qt_writer_write(w, b)) < 0)
+	while ((rc = qt_source_next(src, batch, &b)) > 0) {
+		qt_batch view = *b;
+		qt_tensor t[QT_MAX_FIELDS];
+		for (int k = 0; k < r->nfield; k++) {
+			int f = r->field[k];
+			t[k] = *b->t[f];
+			t[k].owns = 0;
+			t[k].ndim = h->fields[f].ndim + 1;
+			memcpy(t[k].shape + 1, h->fields[f].shape,
+			       (size_t)h->fields[f].ndim * sizeof *t[k].shape);
+			view.t[f] = &t[k];
+		}
+		if ((rc = qt_writer_write(w, &view)) < 0)
 			return rc;
+	}
 	return rc;
 }
 
@@ -107,12 +207,15 @@ int main(int argc, char **argv)
 		{"int", required_argument, 0, O_INT},
 		{"float", required_argument, 0, O_FLOAT},
 		{"group", required_argument, 0, O_GROUP},
+		{"rename", required_argument, 0, O_RENAME},
+		{"shape", required_argument, 0, O_SHAPE},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
 	qt_source_opts o = {.count = -1};
+	struct reshape rs = {0};
 	const char *output = "-", *path;
 	long long batch = 256, v;
 	qt_source *src = NULL;
@@ -147,6 +250,18 @@ int main(int argc, char **argv)
 			break;
 		case O_CLASSES: rc = add_spec(optarg, &o.classes, &o.nclasses); break;
 		case O_GROUP: rc = add_spec(optarg, &o.groups, &o.ngroups); break;
+		case O_RENAME:
+			if (rs.nrenames >= QT_MAX_FIELDS)
+				rc = qt_error(QT_EUSAGE, "too many --rename");
+			else
+				rc = add_spec(optarg, &rs.renames, &rs.nrenames);
+			break;
+		case O_SHAPE:
+			if (rs.nshapes >= QT_MAX_FIELDS)
+				rc = qt_error(QT_EUSAGE, "too many --shape");
+			else
+				rc = add_spec(optarg, &rs.shapes, &rs.nshapes);
+			break;
 		case O_INT: rc = add_items(optarg, "--int", &o.int_cols, &o.nint); break;
 		case O_FLOAT:
 			rc = add_items(optarg, "--float", &o.float_cols, &o.nfloat);
@@ -181,6 +296,8 @@ int main(int argc, char **argv)
 		rc = qt_error(QT_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = apply_reshape(&rs, h)) < 0)
+		goto out;
 	if ((rc = step = qt_cli_provenance(h)) < 0 ||
 	    (rc = qt_header_add_param(h, step, "file", path)) < 0 ||
 	    (rc = qt_header_add_param(h, step, "format",
@@ -188,7 +305,7 @@ int main(int argc, char **argv)
 		goto out;
 	if ((rc = qt_writer_open(&w, output, h)) < 0)
 		goto out;
-	if ((rc = copy_batches(src, w, batch)) < 0) {
+	if ((rc = copy_batches(src, w, batch, &rs, h)) < 0) {
 		qt_writer_abort(w);
 		goto out;
 	}
@@ -199,6 +316,8 @@ out:
 	rc = qt_cli_finish(rc);
 done:
 	free_opts(&o);
+	qt_free_list(rs.renames, rs.nrenames);
+	qt_free_list(rs.shapes, rs.nshapes);
 	free(args);
 	return rc;
 }

@@ -321,3 +321,28 @@ EOF
 	assert_usage_error load
 	assert_no_file "$T/out.qs"
 }
+
+@test "load: --rename and --shape give the real 21cm maps the simulator's layout" {
+	quanta load "$DATA/eor-simfast21-maps.h5" --fields images,xHI --rename images=maps \
+		--shape maps=1,200,200 -o "$T/maps.qs"
+	$PY - "$T/maps.qs" "$DATA/eor-simfast21-maps.h5" <<'PY'
+import h5py, msgpack, msgpack_numpy as m, numpy as np, sys
+ms = list(msgpack.Unpacker(open(sys.argv[1], "rb"), object_hook=m.decode, raw=False))
+assert [f["name"] for f in ms[0]["fields"]] == ["maps", "xHI"]
+assert ms[0]["fields"][0]["shape"] == [1, 200, 200]
+maps = np.concatenate([b["maps"] for b in ms[1:] if "maps" in b])
+ref = h5py.File(sys.argv[2], "r")["images"][:]
+assert maps.shape == (60, 1, 200, 200) and np.array_equal(maps[:, 0], ref)
+PY
+}
+
+@test "load: --shape with another element count, --rename to a taken name" {
+	run quanta load "$DATA/eor-simfast21-maps.h5" --shape images=3,200 -o "$T/x.qs"
+	assert_usage_error load
+	[[ "$output" == *"another number of elements"* ]]
+	run quanta load "$DATA/eor-simfast21-maps.h5" --rename images=xHI -o "$T/x.qs"
+	assert_usage_error load
+	run quanta load "$DATA/eor-simfast21-maps.h5" --rename nosuch=x -o "$T/x.qs"
+	assert_usage_error load
+	assert_no_file "$T/x.qs"
+}
