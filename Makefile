@@ -138,7 +138,7 @@ fuzz:
 	    tests/fuzz/corpus-run tests/fuzz/corpus
 
 sanitize:
-	$(MAKE) BUILD=build/san BINDIR=build/san/bin LIBDIR=build/san/lib \
+	$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin LIBDIR=build/san/lib \
 	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	    OPT='-O1' NVCC= test
 
