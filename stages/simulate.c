@@ -10,11 +10,14 @@
  * changes the samples.  Each workflow adds an options parser, a header and
  * a fill function calling its library in sim/.
  *
- * Workflows: jets (sim/jets.h).  docs/stages/simulate.md is the manual.
+ * Workflows: jets (sim/jets.h), eor (sim/eor.h).  docs/stages/simulate.md
+ * is the manual.
  */
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/stream.h"
+#include "common/threadpool.h"
+#include "sim/eor.h"
 #include "sim/jets.h"
 
 #include <getopt.h>
@@ -373,6 +376,239 @@ static int jets_main(int argc, char **argv)
 	return qt_cli_finish(rc);
 }
 
+/* ---- eor ---- */
+
+static const char eor_help[] =
+	"Usage: quanta simulate eor [OPTIONS]\n"
+	"21cm brightness-temperature maps of the epoch of reionisation: planes\n"
+	"through a CDM density field, ionised spheres where an excursion-set\n"
+	"barrier is crossed (21cmFAST/SimFast21 style, efficiency zeta drawn per\n"
+	"run), dTb = 27 mK xHI (1 + delta) ((1 + z) / 10)^(1/2).\n"
+	"Fields: maps float32 (1, S, S) in mK, xHI float32 () (the map's neutral\n"
+	"fraction), redshift float32 (), zeta float32 (), run int64 ().  Maps come\n"
+	"in runs of one zeta: K slices, each seen at every redshift of the list.\n"
+	"\n"
+	"  -n, --samples N         number of maps (default 1000)\n"
+	"      --batch B           maps per batch (default 100)\n"
+	"      --seed S            random seed (default 1); map i depends only on (S, i)\n"
+	"  -o, --output OUT        file, '-' (default) or ZeroMQ endpoint\n"
+	"      --threads T         threads, 0: one per CPU (default); never changes the maps\n"
+	"      --size S            map side in pixels, even (default 200)\n"
+	"      --box MPC           comoving map side (default 150: 0.75 Mpc pixels)\n"
+	"      --redshifts LIST    the redshifts of a run, in order (default 10,9.5,9,8.5,8)\n"
+	"      --per-redshift K    slices per redshift in a run (default 4)\n"
+	"      --zeta A[,B]        ionising efficiency, log-uniform in [A, B] per run;\n"
+	"                          one value fixes it (default 8,32; ~60 x escape fraction)\n"
+	"      --tvir K            minimum virial temperature of sources (default 1e4)\n"
+	"      --rmax MPC          largest ionised sphere, the mean free path (default 30)\n"
+	"      --rmin MPC          smallest ionising sphere, 0: the cell (default 0)\n"
+	"      --displacement F    brightness density loses the linear phases below F times\n"
+	"                          the rms displacement (default 4; 0: never)\n"
+	"      --nonlinear B       log-normal density contrast factor (default 1)\n"
+	"      --no-velocity       leave out the line-of-sight velocity gradient\n"
+	"      --residual X        neutral fraction left in ionised gas at mean density,\n"
+	"                          z = 8, zeta fcoll = 1 (default 0.002; 0: none)\n"
+	"  -h, --help              this help\n"
+	"  -V, --version           version\n"
+	"\n"
+	"Example:\n"
+	"  quanta simulate eor -n 2000 --seed 7 -o eor.qs\n"
+	"  quanta simulate eor -n 20 --size 64 --redshifts 9 --zeta 16 | quanta inspect\n";
+
+typedef struct eor_ctx {
+	qt_eor *g;
+	qt_pool *pool;
+	uint64_t seed;
+} eor_ctx;
+
+static int eor_fill(qt_batch *b, int64_t first, void *ctx)
+{
+	eor_ctx *c = ctx;
+	return qt_eor_fill(b->t[0]->data, b->t[1]->data, b->t[2]->data,
+			   b->t[3]->data, b->t[4]->data, first, b->n, c->seed,
+			   c->g, c->pool);
+}
+
+enum { E_BATCH = 256, E_SEED, E_THREADS, E_SIZE, E_BOX, E_Z, E_PERZ, E_ZETA,
+       E_TVIR, E_RMAX, E_RMIN, E_DISP, E_NL, E_NOVEL, E_RES };
+
+/* The eor knobs that are plain numbers. */
+static const struct knob eor_knobs[] = {
+	{E_BOX, "--box", 1, 1e5, offsetof(qt_eor_params, box)},
+	{E_TVIR, "--tvir", 1e2, 1e7, offsetof(qt_eor_params, tvir)},
+	{E_RMAX, "--rmax", 1e-3, 1e5, offsetof(qt_eor_params, rmax)},
+	{E_RMIN, "--rmin", 0, 1e5, offsetof(qt_eor_params, rmin)},
+	{E_DISP, "--displacement", 0, 10, offsetof(qt_eor_params, displacement)},
+	{E_NL, "--nonlinear", 0, 5, offsetof(qt_eor_params, nonlinear)},
+	{E_RES, "--residual", 0, 1, offsetof(qt_eor_params, residual)},
+};
+
+static int eor_parse_knob(qt_eor_params *p, int opt, const char *arg)
+{
+	for (size_t k = 0; k < sizeof eor_knobs / sizeof *eor_knobs; k++)
+		if (eor_knobs[k].opt == opt)
+			return qt_parse_double(arg, eor_knobs[k].name,
+					       eor_knobs[k].min, eor_knobs[k].max,
+					       (double *)((char *)p + eor_knobs[k].off));
+	return qt_error(QT_EINTERNAL, "option %d has no knob", opt);
+}
+
+/* A list "a,b,..." of 1 to max_n numbers in [min, max] into v[0 .. *n-1]. */
+static int eor_parse_list(const char *arg, const char *name, double min,
+			  double max, double *v, int max_n, int *n)
+{
+	char **items;
+	int k, rc = qt_parse_list(arg, name, &items, &k);
+	if (rc < 0)
+		return rc;
+	if (k > max_n)
+		rc = qt_error(QT_EUSAGE, "%s: at most %d values", name, max_n);
+	for (int i = 0; i < k && !rc; i++)
+		rc = qt_parse_double(items[i], name, min, max, &v[i]);
+	qt_free_list(items, k);
+	*n = k;
+	return rc;
+}
+
+static int eor_parse_zeta(qt_eor_params *p, const char *arg)
+{
+	double v[2];
+	int n, rc = eor_parse_list(arg, "--zeta", 1, 1e4, v, 2, &n);
+	if (rc == 0) {
+		p->zeta_min = v[0];
+		p->zeta_max = v[n - 1];
+	}
+	return rc;
+}
+
+static int eor_header(qt_header **hp, const qt_eor_params *p, uint64_t seed,
+		      int64_t n)
+{
+	int64_t img[3] = {1, p->size, p->size};
+	char list[QT_EOR_MAX_Z * 24] = "";
+	qt_header *h = qt_header_new();
+	int rc, step;
+
+	if (!h)
+		return qt_error(QT_ENOMEM, "out of memory");
+	for (int i = 0; i < p->nz; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list),
+			 "%s%g", i ? "," : "", p->z[i]);
+	if ((rc = qt_header_add_field(h, "maps", QT_F32, 3, img)) < 0 ||
+	    (rc = qt_header_add_field(h, "xHI", QT_F32, 0, NULL)) < 0 ||
+	    (rc = qt_header_add_field(h, "redshift", QT_F32, 0, NULL)) < 0 ||
+	    (rc = qt_header_add_field(h, "zeta", QT_F32, 0, NULL)) < 0 ||
+	    (rc = qt_header_add_field(h, "run", QT_I64, 0, NULL)) < 0 ||
+	    (rc = step = qt_cli_provenance(h)) < 0 ||
+	    (rc = qt_header_add_param(h, step, "workflow", "eor")) < 0 ||
+	    (rc = qt_header_add_param(h, step, "generator", "sim/eor.c 1")) < 0 ||
+	    (rc = param_int(h, step, "seed", (long long)seed)) < 0 ||
+	    (rc = param_int(h, step, "samples", n)) < 0 ||
+	    (rc = param_int(h, step, "size", p->size)) < 0 ||
+	    (rc = param(h, step, "box", p->box)) < 0 ||
+	    (rc = qt_header_add_param(h, step, "redshifts", list)) < 0 ||
+	    (rc = param_int(h, step, "per_redshift", p->per_z)) < 0 ||
+	    (rc = param(h, step, "zeta_min", p->zeta_min)) < 0 ||
+	    (rc = param(h, step, "zeta_max", p->zeta_max)) < 0 ||
+	    (rc = param(h, step, "tvir", p->tvir)) < 0 ||
+	    (rc = param(h, step, "rmax", p->rmax)) < 0 ||
+	    (rc = param(h, step, "rmin", p->rmin)) < 0 ||
+	    (rc = param(h, step, "displacement", p->displacement)) < 0 ||
+	    (rc = param(h, step, "nonlinear", p->nonlinear)) < 0 ||
+	    (rc = param_int(h, step, "velocity", p->velocity)) < 0 ||
+	    (rc = param(h, step, "residual", p->residual)) < 0) {
+		qt_header_free(h);
+		return rc;
+	}
+	*hp = h;
+	return 0;
+}
+
+static int eor_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"samples", required_argument, 0, 'n'},
+		{"batch", required_argument, 0, E_BATCH},
+		{"seed", required_argument, 0, E_SEED},
+		{"output", required_argument, 0, 'o'},
+		{"threads", required_argument, 0, E_THREADS},
+		{"size", required_argument, 0, E_SIZE},
+		{"box", required_argument, 0, E_BOX},
+		{"redshifts", required_argument, 0, E_Z},
+		{"per-redshift", required_argument, 0, E_PERZ},
+		{"zeta", required_argument, 0, E_ZETA},
+		{"tvir", required_argument, 0, E_TVIR},
+		{"rmax", required_argument, 0, E_RMAX},
+		{"rmin", required_argument, 0, E_RMIN},
+		{"displacement", required_argument, 0, E_DISP},
+		{"nonlinear", required_argument, 0, E_NL},
+		{"no-velocity", no_argument, 0, E_NOVEL},
+		{"residual", required_argument, 0, E_RES},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	eor_ctx c = {.seed = 1};
+	qt_eor_params p;
+	long long n = 1000, batch = 100, seed = 1, threads = 0, size, perz;
+	const char *out = "-";
+	qt_header *h = NULL;
+	int opt, rc = 0;
+
+	qt_eor_params_default(&p);
+	size = p.size;
+	perz = p.per_z;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":n:o:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': rc = qt_parse_int(optarg, "--samples", 0, (long long)1e12, &n); break;
+		case E_BATCH: rc = qt_parse_int(optarg, "--batch", 1, 1000000, &batch); break;
+		case E_SEED: rc = qt_parse_int(optarg, "--seed", 0, INT64_MAX, &seed); break;
+		case 'o': out = optarg; break;
+		case E_THREADS: rc = qt_parse_int(optarg, "--threads", 0, 1024, &threads); break;
+		case E_SIZE: rc = qt_parse_int(optarg, "--size", 0, 1 << 20, &size); break;
+		case E_PERZ: rc = qt_parse_int(optarg, "--per-redshift", 1, 100000, &perz); break;
+		case E_Z:
+			rc = eor_parse_list(optarg, "--redshifts", 5, 30, p.z,
+					    QT_EOR_MAX_Z, &p.nz);
+			break;
+		case E_ZETA: rc = eor_parse_zeta(&p, optarg); break;
+		case E_NOVEL: p.velocity = 0; break;
+		case 'h': return qt_cli_help(eor_help) ? 1 : qt_cli_finish(0);
+		case 'V': return qt_cli_version() ? 1 : qt_cli_finish(0);
+		case ':': return qt_cli_bad_option(argv, 1);
+		case '?': return qt_cli_bad_option(argv, 0);
+		default: rc = eor_parse_knob(&p, opt, optarg); break;
+		}
+		if (rc < 0)
+			return qt_cli_usage("%s", qt_error_message(rc));
+	}
+	if (optind < argc)
+		return qt_cli_usage("unexpected argument '%s'", argv[optind]);
+	p.size = (int)size;
+	p.per_z = (int)perz;
+	c.seed = (uint64_t)seed;
+	if ((rc = qt_eor_params_check(&p)) < 0)
+		return qt_cli_usage("%s", qt_error_message(rc));
+	if (batch * size * size * 4 > MAX_BATCH_BYTES)
+		return qt_cli_usage("--batch: %lld maps of %lld x %lld take "
+				    "over 1 GiB; lower --batch", batch, size, size);
+
+	if ((rc = qt_eor_new(&c.g, &p)) == 0 &&
+	    (rc = eor_header(&h, &p, c.seed, n)) == 0) {
+		if (!(c.pool = qt_pool_new((int)threads)))
+			rc = qt_error(QT_ENOMEM, "cannot start %lld threads "
+				      "(lower --threads)", threads);
+		else
+			rc = emit(out, "eor", h, n, batch, eor_fill, &c);
+	}
+	qt_pool_free(c.pool);
+	qt_header_free(h);
+	qt_eor_free(c.g);
+	return qt_cli_finish(rc);
+}
+
 /* ---- the workflow table ---- */
 
 static const struct workflow {
@@ -381,6 +617,7 @@ static const struct workflow {
 	const char *summary;
 } workflows[] = {
 	{"jets", jets_main, "20x20 calorimeter jet images, classes g, q, t, w, z"},
+	{"eor", eor_main, "200x200 21cm brightness maps of reionisation, label xHI"},
 };
 #define NWORKFLOWS (int)(sizeof workflows / sizeof workflows[0])
 

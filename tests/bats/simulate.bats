@@ -163,7 +163,7 @@ EOF
 @test "simulate: unknown workflow names the known ones" {
 	run quanta simulate x -o "$T/out.qs"
 	assert_usage_error simulate
-	[ "${lines[0]}" = "quanta-simulate: unknown workflow 'x' (known: jets)" ]
+	[ "${lines[0]}" = "quanta-simulate: unknown workflow 'x' (known: jets, eor)" ]
 	assert_no_file "$T/out.qs"
 }
 
