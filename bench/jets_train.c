@@ -10,8 +10,10 @@
  * lr 0.03 from the model file).  Inference is qt_net_load +
  * qt_net_forward in evaluation mode.  The network runs in float32 on a
  * thread pool of --threads threads (qt_pool_new, in qt_net_cfg.ctx.pool).
- * Each of --runs timed runs covers --steps batches after --warmup untimed
- * ones; the median run is reported, as one line of key=value pairs on
+ * Each of --runs timed runs covers --steps batches, after untimed steps
+ * for --warmup seconds (caches, page faults, and OpenBLAS's threads,
+ * which spin for a while after the library starts even though quanta
+ * calls it single-threaded); the median run is reported, as one line of key=value pairs on
  * stdout (the format bench/run.sh reads):
  *
  *   quanta threads=1 train_sps=... infer_sps=... fwd_flops=...
@@ -35,7 +37,8 @@
 
 struct opts {
 	const char *model;
-	int threads, batch, batches, steps, runs, warmup;
+	int threads, batch, batches, steps, runs;
+	double warmup;
 	long seed;
 };
 
@@ -76,7 +79,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: jets_train [--threads N] [--batch N] [--batches N] "
 		"[--steps N] [--runs N]\n"
-		"                  [--warmup N] [--seed N] [--model FILE]\n"
+		"                  [--warmup SECONDS] [--seed N] [--model FILE]\n"
 		"Train and run models/jets.net on synthetic 20x20 images and "
 		"print samples/s.\n"
 		"Example: build/bench/jets_train --threads 2 --runs 7\n");
@@ -112,7 +115,7 @@ int main(int argc, char **argv)
 		{"help", 0, 0, 'h'},    {0, 0, 0, 0}};
 	struct opts o = {.model = "models/jets.net", .threads = 1,
 			 .batch = 1000, .batches = 10, .steps = 20, .runs = 7,
-			 .warmup = 3, .seed = 1};
+			 .warmup = 1.0, .seed = 1};
 	qt_model *m = NULL;
 	qt_net *net = NULL;
 	qt_pool *pool = NULL;
@@ -131,7 +134,7 @@ int main(int argc, char **argv)
 		case 'B': o.batches = (int)parse_int(optarg, "--batches", 1, 1000); break;
 		case 's': o.steps = (int)parse_int(optarg, "--steps", 1, 1 << 20); break;
 		case 'r': o.runs = (int)parse_int(optarg, "--runs", 1, 256); break;
-		case 'w': o.warmup = (int)parse_int(optarg, "--warmup", 0, 1 << 20); break;
+		case 'w': o.warmup = (double)parse_int(optarg, "--warmup", 0, 3600); break;
 		case 'S': o.seed = parse_int(optarg, "--seed", 0, 1L << 62); break;
 		case 'm': o.model = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -193,11 +196,11 @@ int main(int argc, char **argv)
 	if ((rc = qt_optim_init(&opt, &net->optim, net)) < 0)
 		goto out;
 
-	/* Training. */
+	/* Training: run -1 is the warm-up, steps until o.warmup seconds. */
 	for (int r = -1, step = 0; r < o.runs; r++) {
-		int n = r < 0 ? o.warmup : o.steps;
 		double t0 = now();
-		for (int s = 0; s < n; s++, step++) {
+		for (int s = 0; r < 0 ? s < 1 || now() - t0 < o.warmup
+				      : s < o.steps; s++, step++) {
 			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
 					      o.batch)) < 0)
 				goto out;
@@ -208,20 +211,20 @@ int main(int argc, char **argv)
 				goto out;
 		}
 		if (r >= 0)
-			train[r] = (double)n * o.batch / (now() - t0);
+			train[r] = (double)o.steps * o.batch / (now() - t0);
 	}
 	/* Inference. */
 	for (int r = -1, step = 0; r < o.runs; r++) {
-		int n = r < 0 ? o.warmup : o.steps;
 		double t0 = now();
-		for (int s = 0; s < n; s++, step++) {
+		for (int s = 0; r < 0 ? s < 1 || now() - t0 < o.warmup
+				      : s < o.steps; s++, step++) {
 			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
 					      o.batch)) < 0 ||
 			    (rc = qt_net_forward(net, 0, NULL)) < 0)
 				goto out;
 		}
 		if (r >= 0)
-			infer[r] = (double)n * o.batch / (now() - t0);
+			infer[r] = (double)o.steps * o.batch / (now() - t0);
 	}
 
 	printf("quanta threads=%d train_sps=%.0f infer_sps=%.0f fwd_flops=%.0f "

@@ -11,8 +11,8 @@ ReLU Linear(20,10) ReLU Linear(10,5); CrossEntropyLoss; Adam(lr=0.03);
 float32; batches of 1000 random 20x20 images with labels in 0..4, from a
 fixed seed.  A training step is zero_grad + forward + loss + backward +
 Adam step; inference is a forward pass under torch.no_grad().  Each of
---runs timed runs covers --steps batches after --warmup untimed ones; the
-median run is reported, as one line of key=value pairs on stdout (the
+--runs timed runs covers --steps batches, after untimed steps for --warmup
+seconds (as bench/jets_train.c); the median run is reported, as one line of key=value pairs on stdout (the
 format bench/run.sh reads):
 
     torch threads=1 train_sps=... infer_sps=... train_runs=[...] infer_runs=[...]
@@ -34,7 +34,8 @@ def main():
                     help="distinct synthetic batches cycled through")
     ap.add_argument("--steps", type=int, default=20, help="batches per run")
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="seconds of untimed steps first")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     if a.threads > 1:
@@ -80,11 +81,14 @@ def main():
                 model(batch(i)[0])
 
     def timed(fn):
-        fn(a.warmup, 0)
+        t0, first = time.perf_counter(), 0
+        while first == 0 or time.perf_counter() - t0 < a.warmup:
+            fn(1, first)
+            first += 1
         runs = []
         for r in range(a.runs):
             t0 = time.perf_counter()
-            fn(a.steps, a.warmup + r * a.steps)
+            fn(a.steps, first + r * a.steps)
             runs.append(a.steps * a.batch / (time.perf_counter() - t0))
         return runs
 

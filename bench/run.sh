@@ -16,6 +16,9 @@
 # FMA: 2 FMA pipes x 8 floats x 2 flops x ~2.5 GHz = 80 on the machine
 # of docs/BENCHMARKS.md).  On a shared machine, read the per-run lists
 # printed with --verbose (VERBOSE=1) before trusting a median.
+#
+# Then bench/eor.sh (the eor-21cm VGG regressor: a few minutes and 5 GB
+# of memory) with EOR_RUNS=5 runs of EOR_STEPS=1 step; EOR=0 skips it.
 set -eu
 BENCHDIR=${BENCHDIR:-build/bench}
 THREADS=${THREADS:-1 2}
@@ -84,8 +87,8 @@ function val(key,   i) {
 }
 END {
 	printf "\njets CNN, batch 1000, float32; samples/s (median); forward %.0f FLOP/sample, training 3x\n", flops
-	printf "%-7s %-9s %12s %12s %8s %8s %10s %12s\n", "threads", "", "train/s", "infer/s",
-	       "GFLOP/s", "of peak", "peak RSS", ""
+	printf "%-7s %-9s %12s %12s %8s %8s %10s\n", "threads", "", "train/s", "infer/s",
+	       "GFLOP/s", "of peak", "peak RSS"
 	for (k = 1; k <= nt; k++) {
 		t = order[k]
 		for (w = 1; w <= 2; w++) {
@@ -101,3 +104,9 @@ END {
 		       rss["quanta", t] / rss["torch", t]
 	}
 }' "$tmp/results"
+
+if [ "${EOR:-1}" != 0 ]; then
+	echo
+	BENCHDIR=$BENCHDIR THREADS=$THREADS RUNS=${EOR_RUNS:-5} \
+		STEPS=${EOR_STEPS:-1} bench/eor.sh
+fi

@@ -7,10 +7,12 @@
 #include <msgpack.h>
 
 /* Find the extent of the first MessagePack object in p[0..n).
- * Returns 1 and sets *len when it is complete, 0 when more bytes are
- * needed, QT_EFORMAT when the bytes cannot be MessagePack or declare more
- * items than `max` bytes could hold (this runs before msgpack-c, so that
- * no hostile count reaches its allocator). */
+ * Returns 1 and sets *len when it is complete; 0 when more bytes are
+ * needed, and then *len is a lower bound (> n) on the object's length,
+ * so a reader can ask for exactly the bytes it lacks; QT_EFORMAT when the
+ * bytes cannot be MessagePack or declare more items than `max` bytes
+ * could hold (this runs before msgpack-c, so that no hostile count
+ * reaches its allocator). */
 int qt_mp_frame(const uint8_t *p, size_t n, size_t max, size_t *len);
 
 /* Pack a header, a batch or an end map. */

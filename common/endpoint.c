@@ -17,16 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zmq.h>
 
 enum { CHAN_FD, CHAN_ZMQ };
+
+/* Input reads ask for at least this many bytes (see recv_fd). */
+#define READ_AHEAD ((size_t)64 << 10)
 
 struct qt_chan {
 	int kind, out;
 	int fd, owns_fd;
 	uint8_t *buf;
 	size_t cap, start, end;
+	size_t need; /* the message at start needs at least this many bytes */
 	int eof;
 	void *zctx, *zsock;
 	zmq_msg_t zmsg;
@@ -105,7 +110,7 @@ int qt_chan_open_in(qt_chan **cp, const char *e)
 				      strerror(errno));
 	}
 	if (!rc && c->kind == CHAN_FD) {
-		c->cap = 1 << 20;
+		c->cap = 4 * READ_AHEAD;
 		c->buf = malloc(c->cap);
 		if (!c->buf)
 			rc = qt_error(QT_ENOMEM, "out of memory");
@@ -188,52 +193,77 @@ uint64_t qt_chan_bytes(const qt_chan *c)
 	return c->bytes;
 }
 
+/* Grow the input buffer to hold at least `need` bytes. */
+static int grow_buf(qt_chan *c, size_t need, size_t max)
+{
+	size_t ncap = c->cap + c->cap / 2;
+	uint8_t *nb;
+	if (need > max + 16)
+		return qt_error(QT_EFORMAT, "message larger than %zu bytes", max);
+	if (ncap < need + READ_AHEAD)
+		ncap = need + READ_AHEAD;
+	nb = realloc(c->buf, ncap);
+	if (!nb)
+		return qt_error(QT_ENOMEM, "out of memory reading a %zu-byte "
+				"message", need);
+	c->buf = nb;
+	c->cap = ncap;
+	return 0;
+}
+
+/* Frame messages out of the byte stream.  Each read asks for what the
+ * message being framed still lacks (qt_mp_frame's lower bound), or
+ * READ_AHEAD bytes when that is less: a large message then ends where a
+ * read ends, so it is never moved within the buffer, and the buffer
+ * grows to the largest message, not beyond. */
 static int recv_fd(qt_chan *c, const uint8_t **p, size_t *len)
 {
 	size_t max = qt_max_message();
 	for (;;) {
-		size_t flen;
-		int rc = 0;
-		if (c->end > c->start) {
-			rc = qt_mp_frame(c->buf + c->start, c->end - c->start,
-					 max, &flen);
+		size_t have = c->end - c->start, want;
+		int rc;
+		/* Frame only when the bytes can hold the message (and at the
+		 * end, for a format error in preference to "truncated"). */
+		if (have && (have >= c->need || c->eof)) {
+			rc = qt_mp_frame(c->buf + c->start, have, max, &c->need);
 			if (rc < 0)
 				return rc;
-		}
-		if (rc == 1) {
-			*p = c->buf + c->start;
-			*len = flen;
-			c->start += flen;
-			return 1;
+			if (rc == 1) {
+				*p = c->buf + c->start;
+				*len = c->need;
+				c->start += c->need;
+				c->need = 0;
+				return 1;
+			}
 		}
 		if (c->eof) {
-			if (c->end == c->start)
+			if (!have)
 				return 0;
 			return qt_error(QT_EFORMAT, "truncated stream: it ends "
 					"inside a message (%zu bytes of it "
-					"arrived)", c->end - c->start);
+					"arrived)", have);
 		}
-		/* Need more bytes: make room, then read. */
-		if (c->start > 0 && (c->end == c->start ||
-				     c->cap - c->end < c->cap / 4)) {
-			memmove(c->buf, c->buf + c->start, c->end - c->start);
-			c->end -= c->start;
+		if (!have)
+			c->start = c->end = 0;
+		want = c->need > have ? c->need - have : 0;
+		if (want < READ_AHEAD)
+			want = READ_AHEAD;
+		/* Make room: move a partial message to the front only when
+		 * the read would not fit after it.  Once the buffer has grown
+		 * to the largest message, what moves is at most the
+		 * READ_AHEAD tail of an earlier read. */
+		if (c->start > 0 && c->end + want > c->cap) {
+			memmove(c->buf, c->buf + c->start, have);
 			c->start = 0;
+			c->end = have;
 		}
-		if (c->end == c->cap) {
-			size_t ncap = c->cap * 2;
-			uint8_t *nb;
-			if (c->cap > max + 16)
-				return qt_error(QT_EFORMAT, "message larger than "
-						"%zu bytes", max);
-			nb = realloc(c->buf, ncap);
-			if (!nb)
-				return qt_error(QT_ENOMEM, "out of memory reading "
-						"a %zu-byte message", ncap);
-			c->buf = nb;
-			c->cap = ncap;
+		if (c->need > c->cap - c->start) {
+			if ((rc = grow_buf(c, c->need, max)) < 0)
+				return rc;
 		}
-		ssize_t got = read(c->fd, c->buf + c->end, c->cap - c->end);
+		if (want > c->cap - c->end)
+			want = c->cap - c->end;
+		ssize_t got = read(c->fd, c->buf + c->end, want);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -275,30 +305,70 @@ int qt_chan_recv(qt_chan *c, const uint8_t **p, size_t *len)
 
 int qt_chan_send(qt_chan *c, const void *p, size_t len)
 {
-	const char *s = p;
+	struct iovec v = {.iov_base = (void *)p, .iov_len = len};
+	return qt_chan_sendv(c, &v, 1);
+}
+
+/* ZeroMQ: one message (one frame) made of the pieces. */
+static int sendv_zmq(qt_chan *c, const struct iovec *v, int n)
+{
+	size_t len = 0;
+	zmq_msg_t m;
+	for (int i = 0; i < n; i++)
+		len += v[i].iov_len;
+	if (zmq_msg_init_size(&m, len) != 0)
+		return c->err = qt_error(QT_ENOMEM, "out of memory for a "
+					 "%zu-byte message", len);
+	char *d = zmq_msg_data(&m);
+	for (int i = 0; i < n; i++) {
+		if (v[i].iov_len)
+			memcpy(d, v[i].iov_base, v[i].iov_len);
+		d += v[i].iov_len;
+	}
+	while (zmq_msg_send(&m, c->zsock, 0) < 0) {
+		if (errno == EINTR)
+			continue;
+		zmq_msg_close(&m);
+		return c->err = qt_error(QT_EIO, "send failed: %s",
+					 zmq_strerror(errno));
+	}
+	c->bytes += len;
+	return 0;
+}
+
+int qt_chan_sendv(qt_chan *c, const struct iovec *iov, int n)
+{
+	struct iovec v[QT_SENDV_MAX];
 	if (c->err)
 		return c->err;
-	if (c->kind == CHAN_ZMQ) {
-		while (zmq_send(c->zsock, p, len, 0) < 0) {
-			if (errno == EINTR)
-				continue;
-			return c->err = qt_error(QT_EIO, "send failed: %s",
-						 zmq_strerror(errno));
+	if (n < 0 || n > QT_SENDV_MAX)
+		return qt_error(QT_EINTERNAL, "qt_chan_sendv: %d pieces", n);
+	if (c->kind == CHAN_ZMQ)
+		return sendv_zmq(c, iov, n);
+	/* writev may write part of the pieces: go on from where it stopped. */
+	memcpy(v, iov, (size_t)n * sizeof *v);
+	for (int i = 0; i < n;) {
+		ssize_t w;
+		if (!v[i].iov_len) {
+			i++;
+			continue;
 		}
-		c->bytes += len;
-		return 0;
-	}
-	while (len) {
-		ssize_t n = write(c->fd, s, len);
-		if (n < 0) {
+		w = writev(c->fd, v + i, n - i);
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return c->err = qt_error(QT_EIO, "write error: %s",
 						 strerror(errno));
 		}
-		s += n;
-		len -= (size_t)n;
-		c->bytes += (uint64_t)n;
+		c->bytes += (uint64_t)w;
+		for (size_t left = (size_t)w; left;) {
+			size_t k = left < v[i].iov_len ? left : v[i].iov_len;
+			v[i].iov_base = (char *)v[i].iov_base + k;
+			v[i].iov_len -= k;
+			left -= k;
+			if (!v[i].iov_len)
+				i++;
+		}
 	}
 	return 0;
 }

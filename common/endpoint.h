@@ -29,6 +29,12 @@ int qt_chan_open_out(qt_chan **c, const char *endpoint);
 int qt_chan_recv(qt_chan *c, const uint8_t **p, size_t *len);
 /* Output: send one whole message. */
 int qt_chan_send(qt_chan *c, const void *p, size_t len);
+/* Output: send one whole message made of n <= QT_SENDV_MAX pieces, in
+ * order: a file descriptor gets them with writev (no copy of large
+ * tensor data in user space), a socket as one ZeroMQ message. */
+#define QT_SENDV_MAX 1024
+struct iovec;
+int qt_chan_sendv(qt_chan *c, const struct iovec *iov, int n);
 /* 1 when the channel is a socket (an end map is then mandatory). */
 int qt_chan_is_socket(const qt_chan *c);
 uint64_t qt_chan_bytes(const qt_chan *c);

@@ -6,6 +6,9 @@
  * count, so a six-byte input declaring 2^32 items would ask for 100 GB.
  * Here every declared count is checked against the bytes it would need
  * (each item takes at least one byte) before any allocation happens.
+ * When the object is incomplete, the bytes it needs at least are known
+ * (a bin's header gives its length): readers use that to size their
+ * reads and buffers.
  * Format reference: the MessagePack specification, "Formats" section.
  */
 #include "common/codec.h"
@@ -29,8 +32,10 @@ int qt_mp_frame(const uint8_t *p, size_t n, size_t max, size_t *len)
 		int hdr;
 		uint8_t c;
 
-		if (pos >= n)
+		if (pos >= n) {
+			*len = pos + pending; /* each item needs a byte */
 			return 0;
+		}
 		c = p[pos];
 		pending--;
 		if (c <= 0x7f || c >= 0xe0 || (c >= 0xc0 && c <= 0xc3)) {
@@ -81,8 +86,10 @@ int qt_mp_frame(const uint8_t *p, size_t n, size_t max, size_t *len)
 				hdr = 1;
 				body = (uint64_t)fixed;
 			} else {
-				if (n - pos < 1 + (size_t)lenbytes)
+				if (n - pos < 1 + (size_t)lenbytes) {
+					*len = pos + 1 + (size_t)lenbytes + pending;
 					return 0;
+				}
 				uint64_t v = be(p + pos + 1, lenbytes);
 				hdr = 1 + lenbytes;
 				if (kind == 1)
@@ -103,8 +110,10 @@ int qt_mp_frame(const uint8_t *p, size_t n, size_t max, size_t *len)
 		pending += items;
 		pos += (size_t)hdr;
 		if (body) {
-			if (n - pos < body)
+			if (n - pos < body) {
+				*len = pos + (size_t)body + pending;
 				return 0;
+			}
 			pos += (size_t)body;
 		}
 	}

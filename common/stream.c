@@ -1,5 +1,13 @@
 /* stream.c: stream readers and writers on top of the codec and the
- * endpoints (see stream.h and docs/FORMAT.md). */
+ * endpoints (see stream.h and docs/FORMAT.md).
+ *
+ * The writer packs a message as a list of pieces: the small ones (map
+ * headers, keys, dtypes, shapes) are copied into one buffer, and tensor
+ * data of GATHER_REF bytes or more is only pointed at, so a batch goes
+ * out with one writev and its data is never copied in user space (the
+ * pointers are valid until qt_writer_write returns, which is when the
+ * message has been sent).
+ */
 #include "common/stream.h"
 #include "common/codec.h"
 #include "common/endpoint.h"
@@ -7,6 +15,24 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+
+#define GATHER_REF 4096
+
+/* One message being packed: pieces in order, each either bytes of
+ * `buf` (ref == NULL) or borrowed memory. */
+struct piece {
+	const void *ref;
+	size_t off, len;
+};
+
+struct gather {
+	char *buf;
+	size_t len, cap;
+	struct piece p[QT_SENDV_MAX];
+	int n;
+	int err; /* out of memory: a QT_E* code */
+};
 
 struct qt_reader {
 	qt_chan *ch;
@@ -18,7 +44,7 @@ struct qt_reader {
 struct qt_writer {
 	qt_chan *ch;
 	qt_header *h;
-	msgpack_sbuffer sb;
+	struct gather g;
 	msgpack_packer pk;
 	uint64_t batches, samples;
 	int err;
@@ -116,10 +142,58 @@ void qt_reader_close(qt_reader *r)
 	free(r);
 }
 
+/* msgpack_packer's write callback. */
+static int gather_write(void *data, const char *p, size_t len)
+{
+	struct gather *g = data;
+	if (g->err)
+		return -1;
+	/* Tensor data: point at it.  A slot is always left for a last
+	 * piece of copied bytes; past that, data is copied too. */
+	if (len >= GATHER_REF && g->n < QT_SENDV_MAX - 1) {
+		g->p[g->n++] = (struct piece){.ref = p, .len = len};
+		return 0;
+	}
+	if (g->len + len > g->cap) {
+		size_t ncap = g->cap ? 2 * g->cap : 4096;
+		char *nb;
+		while (ncap < g->len + len)
+			ncap *= 2;
+		if (!(nb = realloc(g->buf, ncap))) {
+			g->err = qt_error(QT_ENOMEM, "out of memory");
+			return -1;
+		}
+		g->buf = nb;
+		g->cap = ncap;
+	}
+	memcpy(g->buf + g->len, p, len);
+	if (!g->n || g->p[g->n - 1].ref)
+		g->p[g->n++] = (struct piece){.off = g->len};
+	g->p[g->n - 1].len += len;
+	g->len += len;
+	return 0;
+}
+
+static void gather_clear(struct gather *g)
+{
+	g->len = 0;
+	g->n = 0;
+	g->err = 0;
+}
+
 static int flush_message(qt_writer *w)
 {
-	int rc = qt_chan_send(w->ch, w->sb.data, w->sb.size);
-	msgpack_sbuffer_clear(&w->sb);
+	struct gather *g = &w->g;
+	struct iovec v[QT_SENDV_MAX];
+	int rc = g->err;
+	for (int i = 0; i < g->n; i++) {
+		v[i].iov_base = g->p[i].ref ? (void *)g->p[i].ref
+					    : g->buf + g->p[i].off;
+		v[i].iov_len = g->p[i].len;
+	}
+	if (!rc)
+		rc = qt_chan_sendv(w->ch, v, g->n);
+	gather_clear(g);
 	if (rc < 0 && !w->err)
 		w->err = rc;
 	return rc;
@@ -134,8 +208,7 @@ int qt_writer_open(qt_writer **wp, const char *endpoint, const qt_header *h)
 	w = calloc(1, sizeof *w);
 	if (!w)
 		return qt_error(QT_ENOMEM, "out of memory");
-	msgpack_sbuffer_init(&w->sb);
-	msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&w->pk, &w->g, gather_write);
 	if (!(w->h = qt_header_clone(h))) {
 		rc = qt_error(QT_ENOMEM, "out of memory");
 		goto fail;
@@ -167,7 +240,7 @@ int qt_writer_write(qt_writer *w, const qt_batch *b)
 		return qt_error_prefix(rc, "writing batch %llu: ",
 				       (unsigned long long)w->batches + 1);
 	if ((rc = qt_pack_batch(&w->pk, w->h, b)) < 0) {
-		msgpack_sbuffer_clear(&w->sb);
+		gather_clear(&w->g);
 		return rc;
 	}
 	if ((rc = flush_message(w)) < 0)
@@ -189,7 +262,7 @@ int qt_writer_close(qt_writer *w)
 	rc = qt_chan_close(w->ch, !w->err);
 	if (w->err)
 		rc = w->err;
-	msgpack_sbuffer_destroy(&w->sb);
+	free(w->g.buf);
 	qt_header_free(w->h);
 	free(w);
 	return rc;
@@ -202,12 +275,12 @@ void qt_writer_abort(qt_writer *w)
 	/* A pipe reader sees EOF without the end map; a socket reader
 	 * would wait for ever, so it gets an abort map with the reason. */
 	if (w->ch && qt_chan_is_socket(w->ch)) {
-		msgpack_sbuffer_clear(&w->sb);
+		gather_clear(&w->g);
 		qt_pack_abort(&w->pk, qt_error_message(QT_EIO));
-		(void)qt_chan_send(w->ch, w->sb.data, w->sb.size);
+		(void)flush_message(w);
 	}
 	qt_chan_close(w->ch, 0);
-	msgpack_sbuffer_destroy(&w->sb);
+	free(w->g.buf);
 	qt_header_free(w->h);
 	free(w);
 }

@@ -24,25 +24,44 @@
  *   eval:     dx = gamma invstd dy                  (dx is overwritten;
  *                                                   NULL skips it)
  * Statistics are accumulated in double for both dtypes (as ATen does).
+ *
+ * Parallelism: channels are independent; ranges of channels are shared
+ * over the pool (tensors under INLINE elements run on the caller), each
+ * channel computed exactly as on one thread.
  */
 #ifndef REAL_TEMPLATE
 #include "kernels/cpu.h"
+#include "common/threadpool.h"
 
 #include <math.h>
+
+#define INLINE ((int64_t)1 << 16)
 
 #define KERNEL_FILE "kernels/batchnorm.c"
 #include "kernels/template.h"
 #else
 
-void FN(qt_batchnorm_forward)(real *y, real *save_mean, real *save_invstd,
-			      real *running_mean, real *running_var,
-			      const real *x, const real *gamma,
-			      const real *beta, int64_t N, int64_t C,
-			      int64_t P, int training, double momentum,
-			      double eps)
+struct FN(bn_args) {
+	real *y, *save_mean, *save_invstd, *running_mean, *running_var;
+	real *dx, *dgamma, *dbeta;
+	const real *x, *gamma, *beta, *dy, *csave_mean, *csave_invstd;
+	int64_t N, C, P;
+	int training;
+	double momentum, eps;
+};
+
+static void FN(bn_forward_task)(void *arg, int64_t c0, int64_t c1,
+				int chunk)
 {
-	int64_t M = N * P;
-	for (int64_t c = 0; c < C; c++) {
+	const struct FN(bn_args) *a = arg;
+	real *y = a->y, *save_mean = a->save_mean;
+	real *save_invstd = a->save_invstd, *running_mean = a->running_mean;
+	real *running_var = a->running_var;
+	const real *x = a->x, *gamma = a->gamma, *beta = a->beta;
+	int64_t N = a->N, C = a->C, P = a->P, M = N * P;
+	int training = a->training;
+	double momentum = a->momentum, eps = a->eps;
+	for (int64_t c = c0; c < c1; c++) {
 		double mean, invstd;
 		if (training) {
 			double sum = 0, sq = 0, var;
@@ -91,14 +110,33 @@ void FN(qt_batchnorm_forward)(real *y, real *save_mean, real *save_invstd,
 	}
 }
 
-void FN(qt_batchnorm_backward)(real *dx, real *dgamma, real *dbeta,
-			       const real *dy, const real *x,
-			       const real *save_mean, const real *save_invstd,
-			       const real *gamma, int64_t N, int64_t C,
-			       int64_t P, int training)
+void FN(qt_batchnorm_forward)(real *y, real *save_mean, real *save_invstd,
+			      real *running_mean, real *running_var,
+			      const real *x, const real *gamma,
+			      const real *beta, int64_t N, int64_t C,
+			      int64_t P, int training, double momentum,
+			      double eps, struct qt_pool *pool)
 {
-	int64_t M = N * P;
-	for (int64_t c = 0; c < C; c++) {
+	struct FN(bn_args) a = {
+		.y = y, .save_mean = save_mean, .save_invstd = save_invstd,
+		.running_mean = running_mean, .running_var = running_var,
+		.x = x, .gamma = gamma, .beta = beta, .N = N, .C = C, .P = P,
+		.training = training, .momentum = momentum, .eps = eps};
+	qt_pool_for(N * C * P < INLINE ? NULL : pool, C,
+		    FN(bn_forward_task), &a);
+}
+
+static void FN(bn_backward_task)(void *arg, int64_t c0, int64_t c1,
+				 int chunk)
+{
+	const struct FN(bn_args) *args = arg;
+	real *dx = args->dx, *dgamma = args->dgamma, *dbeta = args->dbeta;
+	const real *dy = args->dy, *x = args->x, *gamma = args->gamma;
+	const real *save_mean = args->csave_mean;
+	const real *save_invstd = args->csave_invstd;
+	int64_t N = args->N, C = args->C, P = args->P, M = N * P;
+	int training = args->training;
+	for (int64_t c = c0; c < c1; c++) {
 		double mean = save_mean[c], invstd = save_invstd[c];
 		double g = gamma ? (double)gamma[c] : 1.0;
 		double sum_dy = 0, sum_dy_xhat = 0;
@@ -130,6 +168,20 @@ void FN(qt_batchnorm_backward)(real *dx, real *dgamma, real *dbeta,
 			}
 		}
 	}
+}
+
+void FN(qt_batchnorm_backward)(real *dx, real *dgamma, real *dbeta,
+			       const real *dy, const real *x,
+			       const real *save_mean, const real *save_invstd,
+			       const real *gamma, int64_t N, int64_t C,
+			       int64_t P, int training, struct qt_pool *pool)
+{
+	struct FN(bn_args) a = {
+		.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
+		.csave_mean = save_mean, .csave_invstd = save_invstd,
+		.gamma = gamma, .N = N, .C = C, .P = P, .training = training};
+	qt_pool_for(N * C * P < INLINE ? NULL : pool, C,
+		    FN(bn_backward_task), &a);
 }
 
 #endif

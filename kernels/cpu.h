@@ -207,33 +207,35 @@ void qt_dropout_backward_f64(double *dx, const double *dy, const uint8_t *mask,
 /* batchnorm: x, y, dy, dx (N, C, P); gamma, beta, running_mean/var,
  * save_mean/invstd, dgamma, dbeta (C).  NULL gamma/beta mean 1/0, NULL
  * running stats are not updated.  Backward overwrites dx (NULL: skipped)
- * and accumulates dgamma, dbeta (NULL: skipped). */
+ * and accumulates dgamma, dbeta (NULL: skipped).  Channels are shared
+ * over the pool. */
 void qt_batchnorm_forward_f32(float *y, float *save_mean, float *save_invstd,
 			      float *running_mean, float *running_var,
 			      const float *x, const float *gamma,
 			      const float *beta, int64_t N, int64_t C,
 			      int64_t P, int training, double momentum,
-			      double eps);
+			      double eps, struct qt_pool *pool);
 void qt_batchnorm_forward_f64(double *y, double *save_mean, double *save_invstd,
 			      double *running_mean, double *running_var,
 			      const double *x, const double *gamma,
 			      const double *beta, int64_t N, int64_t C,
 			      int64_t P, int training, double momentum,
-			      double eps);
+			      double eps, struct qt_pool *pool);
 void qt_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta,
 			       const float *dy, const float *x,
 			       const float *save_mean, const float *save_invstd,
 			       const float *gamma, int64_t N, int64_t C,
-			       int64_t P, int training);
+			       int64_t P, int training, struct qt_pool *pool);
 void qt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
 			       const double *dy, const double *x,
 			       const double *save_mean, const double *save_invstd,
 			       const double *gamma, int64_t N, int64_t C,
-			       int64_t P, int training);
+			       int64_t P, int training, struct qt_pool *pool);
 
 /* optimizers: param, grad and state buffers (n), updated in place; step
  * is 1 at the first call; momentum_buf may be NULL when momentum is 0;
- * max_exp_avg_sq non-NULL means amsgrad; decoupled selects AdamW. */
+ * max_exp_avg_sq non-NULL means amsgrad; decoupled selects AdamW.  Adam
+ * shares big tensors over the pool (NULL: the caller's thread). */
 void qt_sgd_step_f32(float *param, float *momentum_buf, const float *grad,
 		     int64_t n, double lr, double momentum, double dampening,
 		     double weight_decay, int nesterov, int maximize,
@@ -246,12 +248,12 @@ void qt_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq,
 		      float *max_exp_avg_sq, const float *grad, int64_t n,
 		      double lr, double beta1, double beta2, double eps,
 		      double weight_decay, int decoupled, int maximize,
-		      int64_t step);
+		      int64_t step, struct qt_pool *pool);
 void qt_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq,
 		      double *max_exp_avg_sq, const double *grad, int64_t n,
 		      double lr, double beta1, double beta2, double eps,
 		      double weight_decay, int decoupled, int maximize,
-		      int64_t step);
+		      int64_t step, struct qt_pool *pool);
 void qt_adamax_step_f32(float *param, float *exp_avg, float *exp_inf,
 			const float *grad, int64_t n, double lr, double beta1,
 			double beta2, double eps, double weight_decay,

@@ -444,11 +444,16 @@ int qt_maxpool2d_backward(qt_tensor *dx, const qt_tensor *dy,
 		.nc = dx->shape[0] * dx->shape[1], .h = dx->shape[2],
 		.w = dx->shape[3], .oh = dy->shape[2], .ow = dy->shape[3],
 	};
-	/* argmax indexes dx: a corrupt one must not write out of bounds */
+	/* argmax indexes dx: a corrupt one must not write out of bounds
+	 * (checked without an early exit, so that the loop vectorises) */
 	const int32_t *am = argmax->data;
 	int64_t n = qt_tensor_numel(argmax);
+	uint32_t plane = (uint32_t)(g.h * g.w);
+	int bad = 0;
 	for (int64_t i = 0; i < n; i++)
-		if (am[i] < 0 || am[i] >= g.h * g.w)
+		bad |= (uint32_t)am[i] >= plane;
+	for (int64_t i = 0; bad && i < n; i++)
+		if ((uint32_t)am[i] >= plane)
 			return qt_error(QT_EUSAGE, "%s: argmax[%lld] = %d is "
 					"outside the %lldx%lld plane", op,
 					(long long)i, (int)am[i],
@@ -1122,7 +1127,7 @@ int qt_batchnorm_forward(qt_tensor *y, qt_tensor *save_mean,
 		    running_mean ? running_mean->data : NULL,
 		    running_var ? running_var->data : NULL, x->data,
 		    gamma ? gamma->data : NULL, beta ? beta->data : NULL, N, C,
-		    P, training, momentum, eps);
+		    P, training, momentum, eps, p1_pool(ctx));
 	return 0;
 }
 
@@ -1151,7 +1156,8 @@ int qt_batchnorm_backward(qt_tensor *dx, qt_tensor *dgamma, qt_tensor *dbeta,
 	P2_DISPATCH(dt, qt_batchnorm_backward, dx ? dx->data : NULL,
 		    dgamma ? dgamma->data : NULL, dbeta ? dbeta->data : NULL,
 		    dy->data, x->data, save_mean->data, save_invstd->data,
-		    gamma ? gamma->data : NULL, N, C, P, training);
+		    gamma ? gamma->data : NULL, N, C, P, training,
+		    p1_pool(ctx));
 	return 0;
 }
 
@@ -1270,7 +1276,7 @@ static int p2_adam(const char *op, int decoupled, qt_tensor *param,
 		    exp_avg_sq->data, o->amsgrad ? max_exp_avg_sq->data : NULL,
 		    grad->data, qt_tensor_numel(param), o->lr, o->beta1,
 		    o->beta2, o->eps, o->weight_decay, decoupled, o->maximize,
-		    step);
+		    step, p1_pool(ctx));
 	return 0;
 }
 

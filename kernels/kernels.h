@@ -181,7 +181,8 @@ int qt_tanh_backward(qt_tensor *dx, const qt_tensor *dy, const qt_tensor *y,
  * optim.c, init.c) names its torch reference.  Float tensors are float32
  * or float64, all of one dtype per call; losses are returned as double.
  * Tensors live on the context's device; `ctx` may be NULL (the CPU, on
- * the caller's thread; ctx->pool is not used by part 2 yet).  Only the
+ * the caller's thread; of part 2 only batch normalisation and Adam use
+ * ctx->pool, with the same results for every thread count).  Only the
  * CPU is implemented so far.
  * Errors: QT_ESHAPE for a wrong dtype or shape (the message names the
  * argument and the shapes), QT_EUSAGE for a NULL tensor where one is

@@ -52,7 +52,23 @@ typedef struct qt_layer {
 	int (*backward)(qt_net *net, qt_node *n, qt_tensor *const *dx,
 			const int *acc);
 	int accumulates;
+	unsigned flags;              /* QT_LF_*: what the memory plan may do */
 } qt_layer;
+
+/* Layer flags for the memory plan (nn/plan.c). */
+#define QT_LF_BWD_X 1u   /* backward reads the inputs' values */
+#define QT_LF_BWD_Y 2u   /* backward reads the layer's own output */
+#define QT_LF_INPLACE 4u /* forward may write y over x (one input), and
+			    backward dx over dy */
+#define QT_LF_VIEW 8u    /* the output is the input's data reshaped
+			    (flatten): forward and backward copy only when
+			    the plan gave them separate buffers */
+#define QT_LF_CHEAP 16u  /* forward is cheap and deterministic: rather
+			    than keep the output for backward, recompute
+			    it when its inputs are kept anyway */
+#define QT_LF_PURE 32u   /* forward is deterministic; recomputed like
+			    QT_LF_CHEAP when the first parameter has a
+			    fan-in (elements per output unit) of 16 or less */
 
 const qt_layer *qt_layer_find(const char *name);
 /* The names of all layers, for messages. */
@@ -68,7 +84,23 @@ int qt_node_aux(qt_net *net, qt_node *n, int k, qt_dtype dt, int per_sample,
 		int ndim, const int64_t *shape);
 /* Rows [0, net->n) of a (max_batch, ...) tensor. */
 qt_tensor qt_rows(const qt_tensor *t, int64_t n);
-/* Need at least `bytes` of shared scratch. */
-void qt_net_need_work(qt_net *net, size_t bytes);
+/* Node n's kernels need `bytes` of workspace: the memory plan gives it
+ * net->work (net->work_bytes long) while n runs. */
+void qt_net_need_work(qt_net *net, qt_node *n, size_t bytes);
+
+/* The memory plan (nn/plan.c).  qt_plan_build lays out every node's
+ * output and gradient and the per-sample saved buffers (those created
+ * by qt_node_aux with per_sample set) in net->arena; needs_grad must be
+ * set.  qt_plan_forward_begin points recomputed outputs back at their
+ * forward buffers; qt_plan_recompute runs the forward of the outputs
+ * that node j's backward needs and the plan did not keep (with
+ * net->recompute set: batch normalisation then leaves its running
+ * statistics alone). */
+int qt_plan_build(qt_net *net);
+void qt_plan_free(qt_net *net);
+void qt_plan_forward_begin(qt_net *net);
+int qt_plan_recompute(qt_net *net, int j);
+/* Point net->work at node i's workspace for its forward or backward. */
+void qt_plan_work(qt_net *net, int i, int backward);
 
 #endif

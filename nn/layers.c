@@ -211,7 +211,7 @@ static int conv2d_build(qt_build *b, qt_net *net, qt_node *n)
 	qt_tensor xt = qt_tensor_wrap(net->dtype, 4, xs, w->value->data);
 	if ((rc = qt_conv2d_workspace(&work, &xt, w->value, &o, &net->ctx)) < 0)
 		return rc;
-	qt_net_need_work(net, work);
+	qt_net_need_work(net, n, work);
 	return init_weights(net, init, w, bp);
 }
 
@@ -328,7 +328,9 @@ static int gap_backward(qt_net *net, qt_node *n, qt_tensor *const *dx,
 	return dx[0] ? qt_global_avgpool2d_backward(dx[0], &dy, &net->ctx) : 0;
 }
 
-/* ---- flatten: a copy, so that gradients never alias ---- */
+/* ---- flatten: a view of its input's buffer where the memory plan
+ * could make it one (always for the output; for the gradient when the
+ * input has no other consumer), else a copy ---- */
 
 static int flatten_build(qt_build *b, qt_net *net, qt_node *n)
 {
@@ -341,7 +343,9 @@ static int flatten_build(qt_build *b, qt_net *net, qt_node *n)
 static int flatten_forward(qt_net *net, qt_node *n)
 {
 	qt_tensor y = out_view(net, n);
-	memcpy(y.data, input(net, n, 0)->out->data, qt_tensor_nbytes(&y));
+	const void *x = input(net, n, 0)->out->data;
+	if (y.data != x)
+		memcpy(y.data, x, qt_tensor_nbytes(&y));
 	return 0;
 }
 
@@ -349,7 +353,7 @@ static int flatten_backward(qt_net *net, qt_node *n, qt_tensor *const *dx,
 			    const int *acc)
 {
 	qt_tensor dy = grad_view(net, n);
-	if (dx[0])
+	if (dx[0] && dx[0]->data != dy.data)
 		memcpy(dx[0]->data, dy.data, qt_tensor_nbytes(&dy));
 	return 0;
 }
@@ -451,12 +455,15 @@ static int batchnorm_forward(qt_net *net, qt_node *n)
 {
 	qt_tensor y = out_view(net, n), x = in_view(net, n, 0);
 	int a = n->iopt[0];
+	/* Recomputed inside backward (nn/plan.c): the same batch
+	 * statistics again, the running ones already updated. */
+	int keep = net->recompute && net->training;
 	if (net->training && net->n < 2)
 		return qt_error(QT_ESHAPE, "batch normalisation needs at least "
 				"2 samples per batch in training");
 	return qt_batchnorm_forward(&y, n->aux[0], n->aux[1],
-				    n->params[a ? 2 : 0].value,
-				    n->params[a ? 3 : 1].value, &x,
+				    keep ? NULL : n->params[a ? 2 : 0].value,
+				    keep ? NULL : n->params[a ? 3 : 1].value, &x,
 				    a ? n->params[0].value : NULL,
 				    a ? n->params[1].value : NULL, net->training,
 				    n->dopt[0], n->dopt[1], &net->ctx);
@@ -617,30 +624,37 @@ static int add_backward(qt_net *net, qt_node *n, qt_tensor *const *dx,
 
 /* ---- the table ---- */
 
+/* Memory-plan flags (layer.h): what backward reads, what may run in
+ * place or be recomputed. */
+#define ACT (QT_LF_BWD_Y | QT_LF_INPLACE | QT_LF_CHEAP)
+
 static const qt_layer layers[] = {
-	{"dense", {"units"}, 1, 1, dense_build, dense_forward, dense_backward, 0},
+	{"dense", {"units"}, 1, 1, dense_build, dense_forward, dense_backward, 0,
+	 QT_LF_BWD_X | QT_LF_PURE},
 	{"conv2d", {"filters"}, 1, 1, conv2d_build, conv2d_forward,
-	 conv2d_backward, 0},
+	 conv2d_backward, 0, QT_LF_BWD_X | QT_LF_PURE},
 	{"maxpool2d", {"size"}, 1, 1, maxpool_build, maxpool_forward,
-	 maxpool_backward, 0},
+	 maxpool_backward, 0, QT_LF_CHEAP},
 	{"avgpool2d", {"size"}, 1, 1, avgpool_build, avgpool_forward,
-	 avgpool_backward, 0},
+	 avgpool_backward, 0, QT_LF_CHEAP},
 	{"global_avgpool2d", {NULL}, 1, 1, gap_build, gap_forward, gap_backward,
-	 0},
+	 0, QT_LF_CHEAP},
 	{"flatten", {NULL}, 1, 1, flatten_build, flatten_forward,
-	 flatten_backward, 0},
-	{"relu", {NULL}, 1, 1, same_shape_build, relu_fwd, relu_bwd, 0},
-	{"sigmoid", {NULL}, 1, 1, same_shape_build, sigmoid_fwd, sigmoid_bwd, 0},
-	{"tanh", {NULL}, 1, 1, same_shape_build, tanh_fwd, tanh_bwd, 0},
-	{"softmax", {NULL}, 1, 1, same_shape_build, softmax_fwd, softmax_bwd, 0},
+	 flatten_backward, 0, QT_LF_VIEW},
+	{"relu", {NULL}, 1, 1, same_shape_build, relu_fwd, relu_bwd, 0, ACT},
+	{"sigmoid", {NULL}, 1, 1, same_shape_build, sigmoid_fwd, sigmoid_bwd, 0,
+	 ACT},
+	{"tanh", {NULL}, 1, 1, same_shape_build, tanh_fwd, tanh_bwd, 0, ACT},
+	{"softmax", {NULL}, 1, 1, same_shape_build, softmax_fwd, softmax_bwd, 0,
+	 ACT},
 	{"dropout", {"p"}, 1, 1, dropout_build, dropout_forward,
-	 dropout_backward, 0},
+	 dropout_backward, 0, 0},
 	{"batchnorm", {NULL}, 1, 1, batchnorm_build, batchnorm_forward,
-	 batchnorm_backward, 0},
+	 batchnorm_backward, 0, QT_LF_BWD_X | QT_LF_CHEAP},
 	{"concat", {NULL}, 2, QT_NODE_MAX_IN, concat_build, concat_forward,
-	 concat_backward, 1},
+	 concat_backward, 1, QT_LF_CHEAP},
 	{"add", {NULL}, 2, QT_NODE_MAX_IN, add_build, add_forward, add_backward,
-	 1},
+	 1, QT_LF_CHEAP},
 };
 
 const qt_layer *qt_layer_find(const char *name)

@@ -7,6 +7,7 @@
  * gradients: the first writes its gradient buffer, the others add. */
 #include "nn/layer.h"
 #include "common/error.h"
+#include "common/threadpool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,10 +23,10 @@ qt_tensor qt_rows(const qt_tensor *t, int64_t n)
 	return v;
 }
 
-void qt_net_need_work(qt_net *net, size_t bytes)
+void qt_net_need_work(qt_net *net, qt_node *n, size_t bytes)
 {
-	if (bytes > net->work_bytes)
-		net->work_bytes = bytes;
+	if (bytes > n->work)
+		n->work = bytes;
 }
 
 qt_param *qt_node_param(qt_net *net, qt_node *n, const char *name,
@@ -55,14 +56,19 @@ int qt_node_aux(qt_net *net, qt_node *n, int k, qt_dtype dt, int per_sample,
 {
 	int64_t full[QT_MAX_DIMS];
 	int nd = ndim;
+	qt_tensor_free(n->aux[k]);
+	n->aux[k] = NULL;
 	if (per_sample) {
+		/* A header only: the memory plan gives it its data. */
 		full[0] = net->max_batch;
 		memcpy(full + 1, shape, (size_t)ndim * sizeof *shape);
 		nd = ndim + 1;
-	} else {
-		memcpy(full, shape, (size_t)ndim * sizeof *shape);
+		if (!(n->aux[k] = malloc(sizeof *n->aux[k])))
+			return qt_error(QT_ENOMEM, "out of memory");
+		*n->aux[k] = qt_tensor_wrap(dt, nd, full, NULL);
+		return 0;
 	}
-	qt_tensor_free(n->aux[k]);
+	memcpy(full, shape, (size_t)ndim * sizeof *shape);
 	n->aux[k] = qt_tensor_new(dt, nd, full);
 	return n->aux[k] ? 0 : QT_ENOMEM;
 }
@@ -479,37 +485,23 @@ static int build_train(struct builder *bd, const qt_mstmt *s)
 	return 0;
 }
 
+/* Which nodes need gradients, then the memory plan (nn/plan.c: relu
+ * and other activations in place, flatten as a view, buffers and
+ * workspaces shared between values whose lives do not overlap, cheap
+ * outputs recomputed in backward rather than kept). */
 static int alloc_buffers(qt_net *net)
 {
-	int64_t maxel = 0;
 	for (int i = 0; i < net->nnodes; i++) {
 		qt_node *n = &net->nodes[i];
-		int64_t shape[QT_MAX_DIMS] = {net->max_batch};
 		if (n->ndim + 1 > QT_MAX_DIMS)
 			return qt_error(QT_ESHAPE, "%s: too many dimensions",
 					n->name);
-		memcpy(shape + 1, n->shape, (size_t)n->ndim * sizeof *shape);
-		n->out = qt_tensor_new(net->dtype, n->ndim + 1, shape);
-		if (!n->out)
-			return QT_ENOMEM;
+		/* Gradients only where some parameter lies upstream. */
 		n->needs_grad = n->nparams > 0;
 		for (int k = 0; k < n->nin; k++)
 			n->needs_grad |= net->nodes[n->in[k]].needs_grad;
-		/* Gradients only where some parameter lies upstream. */
-		if (n->needs_grad && !(n->grad = qt_tensor_new(net->dtype,
-							       n->ndim + 1, shape)))
-			return QT_ENOMEM;
-		if (per_sample(n) > maxel)
-			maxel = per_sample(n);
 	}
-	net->scratch = qt_tensor_new(net->dtype, 1,
-				     (int64_t[]){maxel * net->max_batch});
-	if (!net->scratch)
-		return QT_ENOMEM;
-	if (net->work_bytes && !(net->work = qt_alloc(net->work_bytes)))
-		return qt_error(QT_ENOMEM, "out of memory for %zu bytes of "
-				"workspace", net->work_bytes);
-	return 0;
+	return qt_plan_build(net);
 }
 
 int qt_net_build(qt_net **netp, const qt_model *m, const qt_net_cfg *cfg)
@@ -629,7 +621,7 @@ void qt_net_free(qt_net *net)
 		qt_tensor_free(net->losses[i].prob);
 	}
 	qt_tensor_free(net->scratch);
-	qt_free(net->work);
+	qt_plan_free(net);
 	free(net->nodes);
 	free(net->text);
 	free(net->path);
@@ -769,9 +761,36 @@ static int copy_rows(qt_tensor *dst, const qt_tensor *src, const int64_t *idx,
 	return 0;
 }
 
+/* First a pass without an early exit (a training step checks every
+ * input value): x * 0 is 0 for a finite x and NaN otherwise, so eight
+ * running sums of those stay 0 exactly when all values are finite; the
+ * independent sums let the compiler use vector instructions.  Only a
+ * batch with a non-finite value pays for the search that names it. */
 static int check_finite(const qt_tensor *t, int64_t count, const char *name)
 {
-	for (int64_t k = 0; k < count; k++) {
+	int bad = 0;
+	int64_t k = 0;
+	if (t->dtype == QT_F32) {
+		const float *x = t->data;
+		float acc[8] = {0};
+		for (; k + 8 <= count; k += 8)
+			for (int j = 0; j < 8; j++)
+				acc[j] += x[k + j] * 0.0f;
+		for (int j = 0; j < 8; j++)
+			bad |= acc[j] != 0;
+	} else {
+		const double *x = t->data;
+		double acc[8] = {0};
+		for (; k + 8 <= count; k += 8)
+			for (int j = 0; j < 8; j++)
+				acc[j] += x[k + j] * 0.0;
+		for (int j = 0; j < 8; j++)
+			bad |= acc[j] != 0;
+	}
+	for (; k < count; k++)
+		bad |= !isfinite(t->dtype == QT_F32 ? ((const float *)t->data)[k]
+						   : ((const double *)t->data)[k]);
+	for (k = 0; bad && k < count; k++) {
 		double v = t->dtype == QT_F32 ? ((const float *)t->data)[k]
 					      : ((const double *)t->data)[k];
 		if (!isfinite(v))
@@ -850,10 +869,12 @@ int qt_net_forward(qt_net *net, int training, double *loss)
 	int rc;
 	double total = 0;
 	net->training = training;
+	qt_plan_forward_begin(net);
 	for (int i = 0; i < net->nnodes; i++) {
 		qt_node *n = &net->nodes[i];
 		if (!n->layer)
 			continue;
+		qt_plan_work(net, i, 0);
 		if ((rc = n->layer->forward(net, n)) < 0)
 			return qt_error_prefix(rc, "%s: ", n->name);
 	}
@@ -883,14 +904,41 @@ int qt_net_forward(qt_net *net, int training, double *loss)
 	return 0;
 }
 
-void qt_net_zero_grad(qt_net *net)
+/* Zeroing 670 MB of gradients (the eor regressor) is memory bound:
+ * blocks of ZERO_BLOCK bytes of each gradient, shared over the pool. */
+#define ZERO_BLOCK ((size_t)1 << 22)
+
+static void zero_task(void *arg, int64_t begin, int64_t end, int chunk)
 {
+	qt_net *net = arg;
+	int64_t at = 0;
 	for (int i = 0; i < net->nnodes; i++)
 		for (int k = 0; k < net->nodes[i].nparams; k++) {
-			qt_param *p = &net->nodes[i].params[k];
-			if (p->grad)
-				memset(p->grad->data, 0, qt_tensor_nbytes(p->grad));
+			qt_tensor *g = net->nodes[i].params[k].grad;
+			size_t bytes = g ? qt_tensor_nbytes(g) : 0;
+			int64_t nb = (int64_t)((bytes + ZERO_BLOCK - 1) / ZERO_BLOCK);
+			for (int64_t b = begin > at ? begin - at : 0;
+			     b < nb && at + b < end; b++) {
+				size_t off = (size_t)b * ZERO_BLOCK;
+				memset((char *)g->data + off, 0,
+				       bytes - off < ZERO_BLOCK ? bytes - off
+								: ZERO_BLOCK);
+			}
+			at += nb;
 		}
+}
+
+void qt_net_zero_grad(qt_net *net)
+{
+	int64_t nb = 0;
+	for (int i = 0; i < net->nnodes; i++)
+		for (int k = 0; k < net->nodes[i].nparams; k++) {
+			qt_tensor *g = net->nodes[i].params[k].grad;
+			if (g)
+				nb += (int64_t)((qt_tensor_nbytes(g) + ZERO_BLOCK - 1) /
+						ZERO_BLOCK);
+		}
+	qt_pool_for(nb > 1 ? net->ctx.pool : NULL, nb, zero_task, net);
 }
 
 /* dst += src over n elements of the net's dtype. */
@@ -961,6 +1009,11 @@ int qt_net_backward(qt_net *net)
 		qt_node *n = &net->nodes[i];
 		qt_tensor dxv[QT_NODE_MAX_IN], *dx[QT_NODE_MAX_IN];
 		int acc[QT_NODE_MAX_IN] = {0}, scratch_for = -1;
+		/* Outputs the plan did not keep, made again for this
+		 * backward or a later one (before the check: the plan
+		 * counts on them). */
+		if ((rc = qt_plan_recompute(net, i)) < 0)
+			return rc;
 		if (!n->layer || !n->grad_set)
 			continue;
 		for (int k = 0; k < n->nin; k++) {
@@ -979,6 +1032,7 @@ int qt_net_backward(qt_net *net)
 			}
 			dx[k] = &dxv[k];
 		}
+		qt_plan_work(net, i, 1);
 		if ((rc = n->layer->backward(net, n, dx, acc)) < 0)
 			return qt_error_prefix(rc, "%s backward: ", n->name);
 		if (scratch_for >= 0) {

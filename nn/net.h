@@ -14,6 +14,13 @@
  * Activations are kept for the largest batch (cfg.max_batch); smaller
  * batches use the leading rows.  Every buffer is allocated by build; the
  * passes allocate nothing.  The network owns a copy of the model text.
+ *
+ * Buffers share memory where their lives allow (nn/plan.c): a node's
+ * out is valid after forward while something still reads it; network
+ * outputs, loss predictions and inputs stay valid until the next
+ * forward or load.  A gradient buffer holds its gradient from the
+ * backward that writes it until the node's own backward.  One backward
+ * pass per forward pass.
  */
 #ifndef QT_NET_H
 #define QT_NET_H
@@ -32,6 +39,7 @@
 #define QT_NET_MAX_IO 16
 
 struct qt_layer;
+struct qt_plan;
 
 /* A parameter (trainable: grad != NULL) or a buffer (running statistics:
  * grad == NULL), with the optimizer's state beside it. */
@@ -57,6 +65,7 @@ typedef struct qt_node {
 	int line, col;               /* where the model file defines it */
 	int field;                   /* input: stream field index */
 	int needs_grad;              /* some parameter lies upstream */
+	size_t work;                 /* workspace its kernels need (bytes) */
 	int grad_set;                /* grad written in this backward pass */
 } qt_node;
 
@@ -111,9 +120,16 @@ typedef struct qt_net {
 	double weight_decay;
 	qt_ctx ctx;
 	qt_rng rng;
-	void *work;          /* shared scratch (im2col), work_bytes */
+	void *work;          /* the running layer's workspace (im2col),
+				work_bytes long, in the arena */
 	size_t work_bytes;
-	qt_tensor *scratch;  /* gradient accumulation, largest activation */
+	qt_tensor *scratch;  /* gradient accumulation (NULL when no value
+				has several consumers), in the arena */
+	void *arena;         /* every node's out, grad and per-sample aux,
+				laid out by the memory plan (nn/plan.c) */
+	size_t arena_bytes;
+	struct qt_plan *plan;
+	int recompute;       /* a forward running again inside backward */
 	int training;
 } qt_net;
 

@@ -241,12 +241,19 @@ struct shape {
 
 /* Shapes that take several tiles per sample (K * OH * OW over the tile
  * bound, a tile ending mid-row), more samples than backward slots, and
- * windows reaching past every edge. */
+ * windows reaching past every edge; the last four take the small-channel
+ * direct path (stride 1): the jets network's two convolutions, uneven
+ * padding with a partial last vector of pixels, and more channels than
+ * one register block with taps not a multiple of 5. */
 static const struct shape big[] = {
 	{2, 8, 100, 100, 3, 3, 3, {1, 1, 1, 1, 1, 1}},
 	{1, 64, 50, 47, 2, 3, 3, {2, 1, 0, 2, 1, 0}},
 	{37, 2, 9, 9, 3, 3, 3, {2, 2, 1, 1, 0, 1}},
 	{5, 6, 12, 12, 4, 1, 1, {1, 1, 0, 0, 0, 0}},
+	{33, 1, 20, 20, 5, 5, 5, {1, 1, 0, 0, 0, 0}},
+	{40, 5, 8, 8, 10, 5, 5, {1, 1, 0, 0, 0, 0}},
+	{37, 3, 11, 13, 7, 5, 5, {1, 1, 2, 1, 0, 2}},
+	{3, 2, 6, 6, 13, 3, 3, {1, 1, 1, 1, 1, 1}},
 };
 
 static qt_conv2d_geom geom(const struct shape *s)

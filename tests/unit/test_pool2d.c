@@ -286,8 +286,10 @@ static void test_threads(void)
 {
 	for (int d = 0; d < 2; d++) {
 		qt_dtype dt = d ? QT_F32 : QT_F64;
-		int64_t xs[4] = {7, 5, 20, 20}, ys[4] = {7, 5, 10, 10};
-		int64_t gs[2] = {7, 5};
+		/* over the size that runs on the caller, 2x2 windows on the
+		 * vectorised path */
+		int64_t xs[4] = {70, 5, 32, 32}, ys[4] = {70, 5, 16, 16};
+		int64_t gs[2] = {70, 5};
 		qt_tensor *x = rand_tensor(dt, 4, xs), *dy = rand_tensor(dt, 4, ys);
 		qt_tensor *dg = rand_tensor(dt, 2, gs);
 		qt_tensor *ref[7] = {0};
@@ -347,6 +349,101 @@ static void test_nan_and_ties(void)
 	qt_tensor_free(am);
 }
 
+/* The vectorised 2x2 stride-2 max pooling (wide rows, narrow planes run
+ * together, odd sizes left to the plain loop) against the rule written
+ * out: values from {-1, 0, 1, NaN} so that ties and NaNs are frequent;
+ * then backward against routing dy by hand. */
+static void test_2x2_paths(void)
+{
+	static const int64_t shapes[][4] = {
+		{3, 5, 16, 16}, {3, 10, 4, 4}, {2, 3, 8, 64}, {5, 4, 4, 8},
+		{2, 2, 9, 17}, {1, 3, 6, 6}, {4, 6, 2, 32},
+	};
+	for (int d = 0; d < 2; d++)
+	for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+		qt_dtype dt = d ? QT_F32 : QT_F64;
+		const int64_t *xs = shapes[k];
+		int64_t oh = xs[2] / 2, ow = xs[3] / 2;
+		int64_t ys[4] = {xs[0], xs[1], oh, ow}, nc = xs[0] * xs[1];
+		qt_tensor *x = qt_tensor_new(dt, 4, xs);
+		qt_tensor *y = qt_tensor_new(dt, 4, ys);
+		qt_tensor *am = qt_tensor_new(QT_I32, 4, ys);
+		qt_tensor *dy = rand_tensor(dt, 4, ys);
+		qt_tensor *dx = qt_tensor_new(dt, 4, xs);
+		int bad = 0;
+		for (int64_t i = 0; i < qt_tensor_numel(x); i++) {
+			double u = urand();
+			double v = u < -0.9 ? NAN : u < -0.3 ? -1 : u < 0.3 ? 0 : 1;
+			if (dt == QT_F32)
+				((float *)x->data)[i] = (float)v;
+			else
+				((double *)x->data)[i] = v;
+		}
+		CHECK_OK(qt_maxpool2d_forward(y, am, x, 2, 2, 2, 2, NULL));
+		CHECK_OK(qt_maxpool2d_backward(dx, dy, am, NULL));
+		for (int64_t c = 0; c < nc && !bad; c++)
+		for (int64_t i = 0; i < oh; i++)
+		for (int64_t j = 0; j < ow; j++) {
+			int64_t pl = c * xs[2] * xs[3], best = 2 * i * xs[3] + 2 * j;
+			double m = -INFINITY;
+			for (int ki = 0; ki < 2; ki++)
+				for (int kj = 0; kj < 2; kj++) {
+					int64_t idx = (2 * i + ki) * xs[3] + 2 * j + kj;
+					double v = qt_tensor_get(x, pl + idx);
+					if (v > m || v != v) {
+						m = v;
+						best = idx;
+					}
+				}
+			int64_t o = (c * oh + i) * ow + j;
+			double got = qt_tensor_get(y, o);
+			int32_t ga = ((int32_t *)am->data)[o];
+			if (ga != best || !(got == m || (got != got && m != m))) {
+				printf("# %s %lldx%lldx%lldx%lld: window %lld: got %g "
+				       "at %d, want %g at %lld\n", dtname[dt],
+				       (long long)xs[0], (long long)xs[1],
+				       (long long)xs[2], (long long)xs[3],
+				       (long long)o, got, ga, m, (long long)best);
+				bad = 1;
+				break;
+			}
+			/* backward: dy at the argmax, zero elsewhere */
+			for (int ki = 0; ki < 2; ki++)
+				for (int kj = 0; kj < 2; kj++) {
+					int64_t idx = (2 * i + ki) * xs[3] + 2 * j + kj;
+					double want = idx == best ? qt_tensor_get(dy, o) : 0;
+					if (qt_tensor_get(dx, pl + idx) != want && !bad) {
+						printf("# %s: dx[%lld] wrong\n", dtname[dt],
+						       (long long)(pl + idx));
+						bad = 1;
+					}
+				}
+		}
+		CHECK(!bad);
+		/* an argmax outside its window (not from a 2x2 forward):
+		 * backward must still add dy at every argmax */
+		int32_t *ai = am->data;
+		ai[qt_tensor_numel(am) - 1] = ai[0];
+		CHECK_OK(qt_maxpool2d_backward(dx, dy, am, NULL));
+		qt_tensor *ref = qt_tensor_new(dt, 4, xs);
+		memset(ref->data, 0, qt_tensor_nbytes(ref));
+		for (int64_t o = 0; o < qt_tensor_numel(am); o++) {
+			int64_t at = o / (oh * ow) * xs[2] * xs[3] + ai[o];
+			if (dt == QT_F32)
+				((float *)ref->data)[at] += ((float *)dy->data)[o];
+			else
+				((double *)ref->data)[at] += ((double *)dy->data)[o];
+		}
+		CHECK(same_bytes(dx, ref));
+		qt_tensor_free(ref);
+		qt_tensor_free(x);
+		qt_tensor_free(y);
+		qt_tensor_free(am);
+		qt_tensor_free(dy);
+		qt_tensor_free(dx);
+	}
+}
+
 static void test_bad_arguments(void)
 {
 	int64_t xs[4] = {2, 3, 7, 7}, ys[4] = {2, 3, 3, 3}, y4[4] = {2, 3, 4, 4};
@@ -403,6 +500,7 @@ int main(void)
 	RUN(test_gradcheck);
 	RUN(test_threads);
 	RUN(test_nan_and_ties);
+	RUN(test_2x2_paths);
 	RUN(test_bad_arguments);
 	return test_done();
 }
