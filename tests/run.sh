@@ -11,6 +11,8 @@ BUILD=${BUILD:-build}
 BINDIR=${BINDIR:-bin}
 export QUANTA_BIN="$(cd "$BINDIR" && pwd)"
 export PATH="$QUANTA_BIN:$PATH"
+# Sanitizer builds: font-library caches PLplot loads are not leaks of ours.
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 log="$BUILD/test.log"
 mkdir -p "$BUILD"
 : > "$log"

@@ -8,10 +8,8 @@ load helpers
 setup() {
 	quanta_setup
 	export PYTHONPATH="$ROOT/tests"
-	# Under `make sanitize`: fontconfig and libltdl (loaded by PLplot's
-	# cairo driver) keep caches until exit, which LeakSanitizer reports.
-	printf 'leak:libfontconfig\nleak:libltdl\n' >"$T/lsan.supp"
-	export LSAN_OPTIONS="suppressions=$T/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	# Under `make sanitize`, tests/run.sh points LeakSanitizer at
+	# tests/lsan.supp (font caches of PLplot's cairo driver).
 }
 teardown() { quanta_teardown; }
 
