@@ -6,14 +6,17 @@
 #
 #   make bench-build && bench/eor.sh             # build/bench/eor_train
 #   BENCHDIR=build/bench SIZE=64 bench/eor.sh    # the quick 64x64 variant
-#   THREADS="1 2" RUNS=5 STEPS=1 WARMUP=1 bench/eor.sh
+#   THREADS="1 2" ROUNDS=3 RUNS=5 STEPS=1 WARMUP=1 bench/eor.sh
 #
-# Each program runs once per thread count under /usr/bin/time -v (for
-# "Maximum resident set size") and reports the median of RUNS timed runs
-# of STEPS training steps after WARMUP untimed ones (bench/eor_train.c and
-# bench/eor_train_torch.py say exactly what is timed), with the median
-# time per step of the forward pass, backward pass and optimizer step.
-# The ratio is quanta / PyTorch.  Peak RSS is that of the whole process
+# For each thread count the two programs take turns, ROUNDS times each,
+# so that both see the same load on a shared machine.  Each runs under
+# /usr/bin/time -v (for "Maximum resident set size") and reports the
+# median of RUNS timed runs of STEPS training steps after WARMUP untimed
+# ones (bench/eor_train.c and bench/eor_train_torch.py say exactly what is
+# timed), with the median time per step of the forward pass, backward
+# pass and optimizer step; the table shows the median over the rounds
+# (the largest peak RSS).  The ratio is quanta / PyTorch.  Peak RSS is
+# that of the whole process
 # (libraries, interpreter and the synthetic data included).  On a shared
 # machine, read the per-run lists printed with VERBOSE=1 before trusting
 # a median; IDLE=90 waits, before each program, until the CPUs have been
@@ -21,6 +24,7 @@
 set -eu
 BENCHDIR=${BENCHDIR:-build/bench}
 THREADS=${THREADS:-1 2}
+ROUNDS=${ROUNDS:-3}
 SIZE=${SIZE:-200}
 RUNS=${RUNS:-5}
 STEPS=${STEPS:-1}
@@ -86,16 +90,20 @@ run() {
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
 args="--size $SIZE --runs $RUNS --steps $STEPS --warmup $WARMUP"
 for t in $THREADS; do
-	# shellcheck disable=SC2086
-	run quanta "$BENCHDIR/eor_train" --threads "$t" $args
-	if [ "$t" -gt 1 ]; then
+	r=0
+	while [ "$r" -lt "$ROUNDS" ]; do
+		r=$((r + 1))
 		# shellcheck disable=SC2086
-		OMP_WAIT_POLICY=PASSIVE run torch "$PYTHON" bench/eor_train_torch.py \
-			--threads "$t" $args
-	else
-		# shellcheck disable=SC2086
-		run torch "$PYTHON" bench/eor_train_torch.py --threads "$t" $args
-	fi
+		run quanta "$BENCHDIR/eor_train" --threads "$t" $args
+		if [ "$t" -gt 1 ]; then
+			# shellcheck disable=SC2086
+			OMP_WAIT_POLICY=PASSIVE run torch "$PYTHON" \
+				bench/eor_train_torch.py --threads "$t" $args
+		else
+			# shellcheck disable=SC2086
+			run torch "$PYTHON" bench/eor_train_torch.py --threads "$t" $args
+		fi
+	done
 done
 
 awk -v size="$SIZE" '
@@ -105,15 +113,29 @@ function val(key,   i) {
 			return substr($i, length(key) + 2)
 	return ""
 }
+# median of the space-separated numbers in s
+function med(s,   a, n, i, j, x) {
+	n = split(s, a, " ")
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+			x = a[j]; a[j] = a[j - 1]; a[j - 1] = x
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
 {
-	t = val("threads"); who = $1
-	sps[who, t] = val("train_sps"); rss[who, t] = val("time_rss_kb")
-	fwd[who, t] = val("fwd_s"); bwd[who, t] = val("bwd_s")
-	opt[who, t] = val("opt_s")
+	t = val("threads"); who = $1; k = who SUBSEP t
+	s_sps[k] = s_sps[k] " " val("train_sps")
+	s_fwd[k] = s_fwd[k] " " val("fwd_s"); s_bwd[k] = s_bwd[k] " " val("bwd_s")
+	s_opt[k] = s_opt[k] " " val("opt_s")
+	if (val("time_rss_kb") + 0 > rss[k] + 0) rss[k] = val("time_rss_kb")
 	if (!(t in seen)) { seen[t] = 1; order[++nt] = t }
 }
 END {
-	printf "\neor VGG regressor, %dx%d, batch 16, Adam, float32; samples/s (median); seconds per step\n", size, size
+	for (k in s_sps) {
+		sps[k] = med(s_sps[k]); fwd[k] = med(s_fwd[k])
+		bwd[k] = med(s_bwd[k]); opt[k] = med(s_opt[k])
+	}
+	printf "\neor VGG regressor, %dx%d, batch 16, Adam, float32; samples/s and seconds per step (medians)\n", size, size
 	printf "%-7s %-7s %10s %8s %8s %8s %14s\n", "threads", "", "train/s", "forward", "backward",
 	       "adam", "peak RSS"
 	for (k = 1; k <= nt; k++) {

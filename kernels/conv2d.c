@@ -75,7 +75,7 @@
 
 #define SMALL_XS_MAX ((int64_t)1 << 15) /* one sample's shifted copies */
 #define SMALL_CK_MAX 4096               /* Cout * K: lane-wise dw sums */
-#define SMALL_GROUP ((int64_t)1 << 14)  /* dw: copies of a sample group */
+#define SMALL_GROUP ((int64_t)1 << 15)  /* dw: copies of a sample group */
 #define SMALL_GROUP_MAX 64              /* ... of at most this many */
 #define INLINE_WORK ((int64_t)1 << 16)  /* less runs on the caller */
 
