@@ -1,8 +1,8 @@
 /* test_net.c: model files and the network engine: parsing and its error
  * positions, shapes and parameter counts of the jets network, a finite-
- * difference check of the whole network's gradients in float64, and one
- * Adam step of the jets network against PyTorch (tests/reference/
- * make_fixtures_net.py wrote tests/reference/jets_step.h5). */
+ * difference check of the whole network's gradients in float64, and
+ * `param` overrides.  The jets network against PyTorch is in
+ * test_jets_step.c, the VGG regressor in test_vgg_step.c. */
 #include "common/error.h"
 #include "nn/net.h"
 #include "nn/optim.h"
