@@ -254,25 +254,30 @@ struct load_arg {
 	const char *path;
 };
 
+/* Read dataset `name` straight into dst (no copy of the weights: the
+ * eor regressor's first dense layer and its Adam state are 655 MB
+ * each). */
 static int load_into(hid_t loc, const char *name, qt_tensor *dst,
 		     const char *what, const char *path)
 {
-	qt_tensor *t = NULL;
+	qt_h5_dset d;
 	char s1[96], s2[96];
-	int rc;
+	int rc, same;
 	if (!qt_h5_has_dataset(loc, name))
 		return qt_error(QT_EFORMAT, "%s: checkpoint has no %s (was it "
 				"trained with another model?)", path, what);
-	if ((rc = qt_h5_read_tensor(loc, name, dst->dtype, &t)) < 0)
+	if ((rc = qt_h5_dset_open(&d, loc, name)) < 0)
 		return rc;
-	if (!qt_tensor_same_layout(t, dst))
+	same = d.ndim == dst->ndim && d.ndim > 0 &&
+	       !memcmp(d.shape, dst->shape, (size_t)d.ndim * sizeof *d.shape);
+	if (!same)
 		rc = qt_error(QT_ESHAPE, "%s: %s is %s in the checkpoint but %s "
 			      "in the model", path, what,
-			      qt_shape_str(s1, sizeof s1, t->ndim, t->shape),
+			      qt_shape_str(s1, sizeof s1, d.ndim, d.shape),
 			      qt_shape_str(s2, sizeof s2, dst->ndim, dst->shape));
 	else
-		memcpy(dst->data, t->data, qt_tensor_nbytes(dst));
-	qt_tensor_free(t);
+		rc = qt_h5_dset_read(&d, 0, d.shape[0], dst);
+	qt_h5_dset_close(&d);
 	return rc;
 }
 

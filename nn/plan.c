@@ -48,9 +48,10 @@
  * normalisation runs without updating its running statistics and writes
  * the same saved mean and 1/std again.
  *
- * Placement: the largest values first, each at the lowest offset that
- * does not overlap a placed value with an overlapping life (first fit
- * by decreasing size, as in TensorFlow's and MXNet's planners).
+ * Placement: first fit, as in TensorFlow's and MXNet's planners: in
+ * some order (largest first, longest-lived first, ...), each value at
+ * the lowest offset that overlaps no placed value with an overlapping
+ * life; several orders are tried and the smallest arena kept.
  *
  * QT_PLAN_DEBUG=1 in the environment prints the plan to stderr. */
 #include "nn/layer.h"

@@ -141,11 +141,15 @@ static int copy_params(void *arg, qt_node *node, qt_param *p)
 	return 0;
 }
 
-static int restore_params(void *arg, qt_node *node, qt_param *p)
+/* Exchange each parameter's data with its snapshot's (same size, both
+ * owned): no copy of the weights. */
+static int swap_params(void *arg, qt_node *node, qt_param *p)
 {
 	qt_tensor ***cursor = arg;
-	qt_tensor *src = *(*cursor)++;
-	memcpy(p->value->data, src->data, qt_tensor_nbytes(p->value));
+	qt_tensor *snap = *(*cursor)++;
+	void *data = p->value->data;
+	p->value->data = snap->data;
+	snap->data = data;
 	return 0;
 }
 
@@ -219,30 +223,21 @@ struct trainer {
 static int save(struct trainer *t, int epoch, int use_best)
 {
 	qt_tensor **cursor;
-	qt_tensor **now = NULL;
-	int rc;
+	int swap = use_best && t->best_params, rc;
 	free(t->meta.state);
 	t->meta.state = state_json(t->net, &t->optim, epoch, t->opt, t->best,
 				   t->bad, t->batch, &t->sched);
 	if (!t->meta.state)
 		return QT_ENOMEM;
-	if (use_best && t->best_params) {
-		/* Write the best weights, then put the current ones back. */
-		now = calloc((size_t)t->nparams, sizeof *now);
-		if (!now)
-			return QT_ENOMEM;
-		cursor = now;
-		qt_net_each_param(t->net, copy_params, &cursor);
+	/* Write the best weights, then put the current ones back. */
+	if (swap) {
 		cursor = t->best_params;
-		qt_net_each_param(t->net, restore_params, &cursor);
+		qt_net_each_param(t->net, swap_params, &cursor);
 	}
 	rc = qt_ckpt_save(t->opt->output, t->net, &t->optim, &t->meta);
-	if (now) {
-		cursor = now;
-		qt_net_each_param(t->net, restore_params, &cursor);
-		for (int i = 0; i < t->nparams; i++)
-			qt_tensor_free(now[i]);
-		free(now);
+	if (swap) {
+		cursor = t->best_params;
+		qt_net_each_param(t->net, swap_params, &cursor);
 	}
 	return rc;
 }
