@@ -18,7 +18,7 @@ CC       ?= cc
 OPT      ?= -O2 -march=native
 WERROR   ?= $(if $(CI),-Werror,)
 SAN      ?=
-NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+NVCC     ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_ARCH ?= sm_90
 
 PKGS     := msgpack libzmq hdf5 openblas chealpix plplot jansson libzip fftw3f nettle
@@ -36,12 +36,16 @@ LIB_SRCS := $(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBS     := $(foreach d,$(LIBDIRS),$(if $(wildcard $(d)/*.c),$(LIBDIR)/libquanta_$(d).a))
 
-ifneq ($(NVCC),)
+# nvcc may be a wrapper script outside the toolkit (/usr/local/bin/nvcc):
+# the toolkit is the first candidate folder that holds the runtime library.
+CUDA_HOME ?= $(firstword $(foreach d,$(patsubst %/bin/nvcc,%,$(realpath $(NVCC))) \
+                 /usr/local/cuda,$(if $(wildcard $(d)/lib64/libcudart.so),$(d))))
+
+ifneq ($(and $(NVCC),$(CUDA_HOME)),)
 CU_SRCS  := $(wildcard kernels/*.cu)
 CU_OBJS  := $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
-CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 CFLAGS   += -DQT_HAVE_CUDA
-LDLIBS   += -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -ldl -lrt
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -ldl -lrt
 NVFLAGS  := -O3 -arch=$(CUDA_ARCH) -I. -Xcompiler -fPIC,-Wall -MMD -MP
 HAVE_CUDA := yes
 else
@@ -63,7 +67,7 @@ all: report $(LIBS) $(PROGS)
 
 report:
 	@printf 'quanta build: CUDA backend %s\n' \
-	    "$(if $(filter yes,$(HAVE_CUDA)),✓ ($(NVCC), $(CUDA_ARCH)),✗ (no nvcc))"
+	    "$(if $(filter yes,$(HAVE_CUDA)),✓ ($(NVCC), $(CUDA_ARCH)),✗ ($(if $(NVCC),no CUDA runtime library beside $(NVCC),no nvcc)))"
 	@pkg-config --exists $(PKGS) 2>/dev/null || \
 	    { echo "✗ missing libraries: run 'make setup' (pkg-config: $(PKGS))"; exit 1; }
 
