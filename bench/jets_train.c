@@ -37,7 +37,7 @@
 
 struct opts {
 	const char *model;
-	int threads, batch, batches, steps, runs;
+	int threads, batch, batches, steps, runs, whole;
 	double warmup;
 	long seed;
 };
@@ -79,9 +79,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: jets_train [--threads N] [--batch N] [--batches N] "
 		"[--steps N] [--runs N]\n"
-		"                  [--warmup SECONDS] [--seed N] [--model FILE]\n"
+		"                  [--warmup SECONDS] [--seed N] [--model FILE] "
+		"[--whole-batch]\n"
 		"Train and run models/jets.net on synthetic 20x20 images and "
 		"print samples/s.\n"
+		"--whole-batch runs every training step layer by layer over the "
+		"whole batch,\nnot in cache-sized chunks (qt_net_train_step).\n"
 		"Example: build/bench/jets_train --threads 2 --runs 7\n");
 }
 
@@ -112,6 +115,7 @@ int main(int argc, char **argv)
 		{"batches", 1, 0, 'B'}, {"steps", 1, 0, 's'},
 		{"runs", 1, 0, 'r'},    {"warmup", 1, 0, 'w'},
 		{"seed", 1, 0, 'S'},    {"model", 1, 0, 'm'},
+		{"whole-batch", 0, 0, 'W'},
 		{"help", 0, 0, 'h'},    {0, 0, 0, 0}};
 	struct opts o = {.model = "models/jets.net", .threads = 1,
 			 .batch = 1000, .batches = 10, .steps = 20, .runs = 7,
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
 		case 'w': o.warmup = (double)parse_int(optarg, "--warmup", 0, 3600); break;
 		case 'S': o.seed = parse_int(optarg, "--seed", 0, 1L << 62); break;
 		case 'm': o.model = optarg; break;
+		case 'W': o.whole = 1; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, "jets_train: bad option '%s'\n",
@@ -156,7 +161,8 @@ int main(int argc, char **argv)
 	}
 	qt_net_cfg cfg = {.dtype = QT_F32, .max_batch = o.batch,
 			  .seed = (uint64_t)o.seed,
-			  .ctx = {.device = QT_CPU, .pool = pool}};
+			  .ctx = {.device = QT_CPU, .pool = pool},
+			  .chunked = !o.whole};
 	if ((rc = qt_model_load(&m, o.model)) < 0 ||
 	    (rc = qt_net_build(&net, m, &cfg)) < 0)
 		goto out;
@@ -204,9 +210,7 @@ int main(int argc, char **argv)
 			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
 					      o.batch)) < 0)
 				goto out;
-			qt_net_zero_grad(net);
-			if ((rc = qt_net_forward(net, 1, &loss)) < 0 ||
-			    (rc = qt_net_backward(net)) < 0 ||
+			if ((rc = qt_net_train_step(net, &loss)) < 0 ||
 			    (rc = qt_optim_step(&opt, net)) < 0)
 				goto out;
 		}

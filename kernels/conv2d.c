@@ -47,7 +47,7 @@
  *
  * Parallelism, one level: the forward pass (and the small path's dx)
  * share samples or (sample, tile) tasks over the pool; dw and db cut the
- * batch into min(N, SLOTS) slots of consecutive samples, each with its
+ * batch into N / SLOT_MIN slots (1 to SLOTS) of consecutive samples, each with its
  * own partial sum, then add the partial sums in slot order.  Slots, tiles
  * and register blocks depend on the shapes only, never on the thread
  * count, so neither do the results.
@@ -72,6 +72,7 @@
 #define COL_ELEMS ((int64_t)1 << 19) /* im2col tile bound, elements */
 #define MIN_TILE 32                  /* pixels, however large K is */
 #define SLOTS 16                     /* backward partial sums, fixed */
+#define SLOT_MIN 64                  /* ... of at least this many samples */
 
 #define SMALL_XS_MAX ((int64_t)1 << 15) /* one sample's shifted copies */
 #define SMALL_CK_MAX 4096               /* Cout * K: lane-wise dw sums */
@@ -95,9 +96,12 @@ static int64_t conv_tile(const qt_conv2d_geom *g)
 	return t < p ? t : p;
 }
 
+/* Slots of at least SLOT_MIN samples (each slot's partial sums cost a
+ * fixed amount to clear and add), at most SLOTS. */
 static int64_t conv_slots(const qt_conv2d_geom *g)
 {
-	return g->n < SLOTS ? g->n : SLOTS;
+	int64_t s = g->n / SLOT_MIN;
+	return s < 1 ? 1 : s > SLOTS ? SLOTS : s;
 }
 
 static int64_t round_up(int64_t a, int64_t m)

@@ -69,6 +69,9 @@ typedef struct qt_layer {
 #define QT_LF_PURE 32u   /* forward is deterministic; recomputed like
 			    QT_LF_CHEAP when the first parameter has a
 			    fan-in (elements per output unit) of 16 or less */
+#define QT_LF_ROWWISE 64u /* output row i depends on input row i alone,
+			    with no random draws: a batch may run in chunks
+			    of rows (nn/step.c) */
 
 const qt_layer *qt_layer_find(const char *name);
 /* The names of all layers, for messages. */
@@ -102,5 +105,11 @@ void qt_plan_forward_begin(qt_net *net);
 int qt_plan_recompute(qt_net *net, int j);
 /* Point net->work at node i's workspace for its forward or backward. */
 void qt_plan_work(qt_net *net, int i, int backward);
+
+/* Chunked training steps (nn/step.c): replicas built with the network
+ * when cfg->chunked and the network allows; bound with it; freed. */
+int qt_chunks_new(qt_net *net, const qt_model *m, const qt_net_cfg *cfg);
+int qt_chunks_bind(qt_net *net, const qt_header *h);
+void qt_chunks_free(qt_net *net);
 
 #endif

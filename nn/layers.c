@@ -626,21 +626,22 @@ static int add_backward(qt_net *net, qt_node *n, qt_tensor *const *dx,
 
 /* Memory-plan flags (layer.h): what backward reads, what may run in
  * place or be recomputed. */
-#define ACT (QT_LF_BWD_Y | QT_LF_INPLACE | QT_LF_CHEAP)
+#define ROW QT_LF_ROWWISE
+#define ACT (QT_LF_BWD_Y | QT_LF_INPLACE | QT_LF_CHEAP | ROW)
 
 static const qt_layer layers[] = {
 	{"dense", {"units"}, 1, 1, dense_build, dense_forward, dense_backward, 0,
-	 QT_LF_BWD_X | QT_LF_PURE},
+	 QT_LF_BWD_X | QT_LF_PURE | ROW},
 	{"conv2d", {"filters"}, 1, 1, conv2d_build, conv2d_forward,
-	 conv2d_backward, 0, QT_LF_BWD_X | QT_LF_PURE},
+	 conv2d_backward, 0, QT_LF_BWD_X | QT_LF_PURE | ROW},
 	{"maxpool2d", {"size"}, 1, 1, maxpool_build, maxpool_forward,
-	 maxpool_backward, 0, QT_LF_CHEAP},
+	 maxpool_backward, 0, QT_LF_CHEAP | ROW},
 	{"avgpool2d", {"size"}, 1, 1, avgpool_build, avgpool_forward,
-	 avgpool_backward, 0, QT_LF_CHEAP},
+	 avgpool_backward, 0, QT_LF_CHEAP | ROW},
 	{"global_avgpool2d", {NULL}, 1, 1, gap_build, gap_forward, gap_backward,
-	 0, QT_LF_CHEAP},
+	 0, QT_LF_CHEAP | ROW},
 	{"flatten", {NULL}, 1, 1, flatten_build, flatten_forward,
-	 flatten_backward, 0, QT_LF_VIEW},
+	 flatten_backward, 0, QT_LF_VIEW | ROW},
 	{"relu", {NULL}, 1, 1, same_shape_build, relu_fwd, relu_bwd, 0, ACT},
 	{"sigmoid", {NULL}, 1, 1, same_shape_build, sigmoid_fwd, sigmoid_bwd, 0,
 	 ACT},
@@ -652,9 +653,9 @@ static const qt_layer layers[] = {
 	{"batchnorm", {NULL}, 1, 1, batchnorm_build, batchnorm_forward,
 	 batchnorm_backward, 0, QT_LF_BWD_X | QT_LF_CHEAP},
 	{"concat", {NULL}, 2, QT_NODE_MAX_IN, concat_build, concat_forward,
-	 concat_backward, 1, QT_LF_CHEAP},
+	 concat_backward, 1, QT_LF_CHEAP | ROW},
 	{"add", {NULL}, 2, QT_NODE_MAX_IN, add_build, add_forward, add_backward,
-	 1, QT_LF_CHEAP},
+	 1, QT_LF_CHEAP | ROW},
 };
 
 const qt_layer *qt_layer_find(const char *name)

@@ -516,6 +516,7 @@ int qt_net_build(qt_net **netp, const qt_model *m, const qt_net_cfg *cfg)
 	net->dtype = cfg->dtype;
 	net->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1;
 	net->ctx = cfg->ctx;
+	net->loss_scale = 1.0;
 	qt_rng_seed(&net->rng, cfg->seed, 0);
 	net->text = strdup(m->text);
 	net->path = strdup(m->path);
@@ -587,6 +588,8 @@ int qt_net_build(qt_net **netp, const qt_model *m, const qt_net_cfg *cfg)
 	}
 	if (!rc)
 		rc = alloc_buffers(net);
+	if (!rc && cfg->chunked)
+		rc = qt_chunks_new(net, m, cfg);
 out:
 	free(bd.syms);
 	if (rc) {
@@ -621,6 +624,7 @@ void qt_net_free(qt_net *net)
 		qt_tensor_free(net->losses[i].prob);
 	}
 	qt_tensor_free(net->scratch);
+	qt_chunks_free(net);
 	qt_plan_free(net);
 	free(net->nodes);
 	free(net->text);
@@ -728,7 +732,7 @@ int qt_net_bind(qt_net *net, const qt_header *h)
 		if (!tg->value)
 			return QT_ENOMEM;
 	}
-	return 0;
+	return qt_chunks_bind(net, h);
 }
 
 /* Copy rows of src (any dtype) into dst (the net's dtype or int64). */
@@ -991,12 +995,13 @@ int qt_net_backward(qt_net *net)
 		if (l->kind == QT_LOSS_CE) {
 			qt_tensor prob = qt_rows(l->prob, net->n);
 			rc = qt_cross_entropy_backward(&dst, &prob, &tgt, l->weight,
-						       1.0, &net->ctx);
+						       net->loss_scale, &net->ctx);
 		} else if (l->kind == QT_LOSS_MSE) {
-			rc = qt_mse_backward(&dst, &pred, &tgt, 1.0, &net->ctx);
+			rc = qt_mse_backward(&dst, &pred, &tgt, net->loss_scale,
+					     &net->ctx);
 		} else {
-			rc = qt_bce_logits_backward(&dst, &pred, &tgt, 1.0,
-						    &net->ctx);
+			rc = qt_bce_logits_backward(&dst, &pred, &tgt,
+						    net->loss_scale, &net->ctx);
 		}
 		if (rc < 0)
 			return rc;

@@ -100,6 +100,8 @@ typedef struct qt_net_cfg {
 	int64_t max_batch;
 	uint64_t seed;      /* initial weights and dropout */
 	qt_ctx ctx;
+	int chunked;        /* let qt_net_train_step split batches into
+			       cache-sized chunks when the network allows */
 } qt_net_cfg;
 
 typedef struct qt_net {
@@ -131,6 +133,8 @@ typedef struct qt_net {
 	struct qt_plan *plan;
 	int recompute;       /* a forward running again inside backward */
 	int training;
+	double loss_scale;   /* backward seeds the loss gradients with it */
+	struct qt_chunks *chunks; /* replicas for chunked steps, or NULL */
 } qt_net;
 
 int qt_net_build(qt_net **net, const qt_model *m, const qt_net_cfg *cfg);
@@ -156,6 +160,21 @@ int qt_net_forward(qt_net *net, int training, double *loss);
  * (+=) into every parameter gradient. */
 int qt_net_backward(qt_net *net);
 void qt_net_zero_grad(qt_net *net);
+
+/* One training step's gradients over the loaded rows: zero the gradients,
+ * forward in training mode, backward; *loss as qt_net_forward gives it.
+ * Networks built with cfg.chunked whose layers all work row by row (no
+ * batch normalisation, no dropout), without class weights and with few
+ * parameters run the batch in chunks of rows that keep every activation
+ * in the core's cache, the chunks spread over the pool's threads, each
+ * chunk on a replica of the network (nn/step.c).  The chunks and the
+ * order their gradients are summed in depend on the batch size only, so
+ * the result is the same for every thread count.  Afterwards the losses'
+ * predictions and the outputs hold the whole batch's values, as after
+ * qt_net_forward; other activations are not valid. */
+int qt_net_train_step(qt_net *net, double *loss);
+/* Whether net runs its training steps in chunks (for reports). */
+int qt_net_chunk_rows(const qt_net *net);
 
 /* Visit parameters and buffers in a fixed order. */
 typedef int qt_param_fn(void *arg, qt_node *node, qt_param *p);

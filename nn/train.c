@@ -274,8 +274,7 @@ static int run_epoch(struct trainer *t, int epoch, struct pass_stats *s,
 			break;
 		if ((rc = qt_net_load(net, t->data, t->order + at, n)) < 0)
 			break;
-		qt_net_zero_grad(net);
-		if ((rc = qt_net_forward(net, 1, &loss)) < 0)
+		if ((rc = qt_net_train_step(net, &loss)) < 0)
 			break;
 		if (!isfinite(loss)) {
 			rc = qt_error(QT_ENUMERIC, "the loss became %g at epoch %d, "
@@ -285,8 +284,7 @@ static int run_epoch(struct trainer *t, int epoch, struct pass_stats *s,
 				      "checkpoint written is kept" : "");
 			break;
 		}
-		if ((rc = qt_net_backward(net)) < 0 ||
-		    (rc = qt_optim_step(&t->optim, net)) < 0)
+		if ((rc = qt_optim_step(&t->optim, net)) < 0)
 			break;
 		s->loss_sum += loss * (double)n;
 		s->n += n;
@@ -560,6 +558,7 @@ int qt_train(const qt_train_opts *o)
 	cfg.seed = o->seed;
 	cfg.ctx.device = QT_CPU;
 	cfg.ctx.pool = t.pool;
+	cfg.chunked = 1;
 	if ((rc = qt_net_build(&t.net, t.model, &cfg)) < 0 ||
 	    (rc = qt_net_bind(t.net, t.h)) < 0)
 		goto out;
