@@ -47,10 +47,11 @@
  *
  * Parallelism, one level: the forward pass (and the small path's dx)
  * share samples or (sample, tile) tasks over the pool; dw and db cut the
- * batch into N / SLOT_MIN slots (1 to SLOTS) of consecutive samples, each with its
- * own partial sum, then add the partial sums in slot order.  Slots, tiles
- * and register blocks depend on the shapes only, never on the thread
- * count, so neither do the results.
+ * batch into min(N, SLOTS) slots of consecutive samples (the small
+ * path: of at least SLOT_MIN samples), each with its own partial sum,
+ * then add the partial sums in slot order.  Slots, tiles and register
+ * blocks depend on the shapes only, never on the thread count, so
+ * neither do the results.
  *
  * Workspace (elements): first (slots - 1) * (Cout*K + Cout) partial sums
  * (slot 0 adds straight into dw and db), rounded up to a vector, then one
@@ -96,11 +97,14 @@ static int64_t conv_tile(const qt_conv2d_geom *g)
 	return t < p ? t : p;
 }
 
-/* Slots of at least SLOT_MIN samples (each slot's partial sums cost a
- * fixed amount to clear and add), at most SLOTS. */
-static int64_t conv_slots(const qt_conv2d_geom *g)
+static int conv_small(const qt_conv2d_geom *g, int64_t vl);
+
+/* One slot per sample up to SLOTS; on the small path, whose lane-wise
+ * partial sums cost a fixed amount per slot to clear and add, slots of
+ * at least SLOT_MIN samples. */
+static int64_t conv_slots(const qt_conv2d_geom *g, int64_t vl)
 {
-	int64_t s = g->n / SLOT_MIN;
+	int64_t s = conv_small(g, vl) ? g->n / SLOT_MIN : g->n;
 	return s < 1 ? 1 : s > SLOTS ? SLOTS : s;
 }
 
@@ -165,9 +169,9 @@ static int conv_small(const qt_conv2d_geom *g, int64_t vl)
 }
 
 /* Elements of the backward partial sums, at the start of the workspace. */
-static int64_t conv_partial_elems(const qt_conv2d_geom *g)
+static int64_t conv_partial_elems(const qt_conv2d_geom *g, int64_t vl)
 {
-	int64_t s = conv_slots(g);
+	int64_t s = conv_slots(g, vl);
 	return s > 1 ? (s - 1) * (g->cout * g->cin * g->kh * g->kw + g->cout) : 0;
 }
 
@@ -189,7 +193,7 @@ static int64_t conv_thread_elems(const qt_conv2d_geom *g, int64_t vl)
 
 static int64_t conv_thread_off(const qt_conv2d_geom *g, int64_t vl, int chunk)
 {
-	return round_up(conv_partial_elems(g), vl) +
+	return round_up(conv_partial_elems(g, vl), vl) +
 	       chunk * conv_thread_elems(g, vl);
 }
 
@@ -656,7 +660,7 @@ static void FN(small_backward_task)(void *arg, int64_t begin, int64_t end,
 	const struct FN(small_args) *a = arg;
 	const qt_conv2d_geom *g = a->g;
 	const struct small *s = a->s;
-	int64_t ns = conv_slots(g), nw = g->cout * s->k;
+	int64_t ns = conv_slots(g, VL), nw = g->cout * s->k;
 	real *vacc = a->work + conv_thread_off(g, VL, chunk);
 	real *vdb = vacc + nw * VL;
 	real *copies = vdb + g->cout * VL;
@@ -791,7 +795,7 @@ static void FN(conv_backward_task)(void *arg, int64_t begin, int64_t end,
 	const struct FN(conv_args) *a = arg;
 	const qt_conv2d_geom *g = a->g;
 	int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
-	int64_t hw = g->h * g->w, ns = conv_slots(g);
+	int64_t hw = g->h * g->w, ns = conv_slots(g, VL);
 	int direct = conv_direct(g);
 	real *col = direct ? NULL : a->work + conv_thread_off(g, VL, chunk);
 	real *dcol = direct ? NULL : col + k * a->tile;
@@ -863,7 +867,7 @@ static void FN(conv_reduce_task)(void *arg, int64_t begin, int64_t end,
 	const struct FN(conv_args) *a = arg;
 	const qt_conv2d_geom *g = a->g;
 	int64_t nw = g->cout * g->cin * g->kh * g->kw, stride = nw + g->cout;
-	int64_t ns = conv_slots(g);
+	int64_t ns = conv_slots(g, VL);
 
 	for (int64_t e = begin; e < end; e++) {
 		if ((e < nw && !a->dw) || (e >= nw && !a->db))
@@ -883,7 +887,7 @@ void FN(qt_conv2d_backward)(real *dx, real *dw, real *db, const real *dy,
 {
 	struct FN(conv_args) a = {.dx = dx, .dw = dw, .db = db, .dy = dy,
 				  .x = x, .w = w, .g = g, .work = work};
-	int64_t ns = conv_slots(g);
+	int64_t ns = conv_slots(g, VL);
 	if (g->n == 0)
 		return;
 	if (conv_small(g, VL)) {
