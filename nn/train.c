@@ -5,8 +5,10 @@
  * `batch` samples (the last one smaller; a last batch of one sample is
  * skipped when the model has batch normalisation, which cannot train on
  * one sample).  Validation runs in inference mode after each epoch.
- * The checkpoint written at the end holds the last epoch's weights, or
- * with early stopping the best epoch's (lowest validation loss). */
+ * The checkpoint written at the end holds the last epoch's state; with
+ * early stopping it is written whenever an epoch lowers the validation
+ * loss, and then holds the best epoch's whole state (weights, optimizer,
+ * schedule, history up to it), as if training had ended there. */
 #include "nn/train.h"
 #include "common/cli.h"
 #include "common/error.h"
@@ -18,6 +20,7 @@
 #include "nn/optim.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,30 +132,6 @@ static int evaluate(qt_net *net, const qt_batch *data, const int64_t *idx,
 	return 0;
 }
 
-/* ---- parameter snapshots for early stopping ---- */
-
-static int copy_params(void *arg, qt_node *node, qt_param *p)
-{
-	qt_tensor ***cursor = arg;
-	qt_tensor **slot = (*cursor)++;
-	if (!*slot && !(*slot = qt_tensor_clone(p->value)))
-		return QT_ENOMEM;
-	memcpy((*slot)->data, p->value->data, qt_tensor_nbytes(p->value));
-	return 0;
-}
-
-/* Exchange each parameter's data with its snapshot's (same size, both
- * owned): no copy of the weights. */
-static int swap_params(void *arg, qt_node *node, qt_param *p)
-{
-	qt_tensor ***cursor = arg;
-	qt_tensor *snap = *(*cursor)++;
-	void *data = p->value->data;
-	p->value->data = snap->data;
-	snap->data = data;
-	return 0;
-}
-
 /* ---- the state JSON ---- */
 
 static char *state_json(const qt_net *net, const qt_optim *o, int epoch,
@@ -216,36 +195,25 @@ struct trainer {
 	int epoch0, epochs, batch;
 	double best;
 	int bad;
-	qt_tensor **best_params;
-	int nparams;
+	int saved_best;      /* early stopping wrote the best epoch, */
+	int best_epoch;      /* this one */
 };
 
-static int save(struct trainer *t, int epoch, int use_best)
+static int same_file(const char *a, const char *b)
 {
-	qt_tensor **cursor;
-	int swap = use_best && t->best_params, rc;
+	struct stat sa, sb;
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+static int save(struct trainer *t, int epoch)
+{
 	free(t->meta.state);
 	t->meta.state = state_json(t->net, &t->optim, epoch, t->opt, t->best,
 				   t->bad, t->batch, &t->sched);
 	if (!t->meta.state)
 		return QT_ENOMEM;
-	/* Write the best weights, then put the current ones back. */
-	if (swap) {
-		cursor = t->best_params;
-		qt_net_each_param(t->net, swap_params, &cursor);
-	}
-	rc = qt_ckpt_save(t->opt->output, t->net, &t->optim, &t->meta);
-	if (swap) {
-		cursor = t->best_params;
-		qt_net_each_param(t->net, swap_params, &cursor);
-	}
-	return rc;
-}
-
-static int count_params(void *arg, qt_node *n, qt_param *p)
-{
-	(*(int *)arg)++;
-	return 0;
+	return qt_ckpt_save(t->opt->output, t->net, &t->optim, &t->meta);
 }
 
 static int run_epoch(struct trainer *t, int epoch, struct pass_stats *s,
@@ -494,7 +462,7 @@ int qt_train(const qt_train_opts *o)
 	qt_ckpt resume = {0};
 	json_t *state = NULL;
 	qt_net_cfg cfg = {.dtype = QT_F32};
-	int rc, epoch = 0;
+	int rc, epoch = 0, early;
 
 	if (o->resume) {
 		if ((rc = qt_ckpt_open(&resume, o->resume)) < 0)
@@ -617,7 +585,16 @@ int qt_train(const qt_train_opts *o)
 		rc = QT_ENOMEM;
 		goto out;
 	}
-	qt_net_each_param(t.net, count_params, &t.nparams);
+	early = t.vsrc && o->early_stopping;
+	/* A checkpoint written with early stopping holds its run's best
+	 * epoch: it stays the best until an epoch of this run beats it. */
+	if (early && resume.path && isfinite(t.best)) {
+		t.saved_best = 1;
+		t.best_epoch = t.epoch0;
+		if (!same_file(o->resume, o->output) &&
+		    (rc = save(&t, t.epoch0)) < 0)
+			goto out;
+	}
 	if (o->log && !(t.log = fopen(o->log, resume.path ? "a" : "w"))) {
 		rc = qt_error(QT_EUSAGE, "cannot write log '%s'", o->log);
 		goto out;
@@ -633,48 +610,43 @@ int qt_train(const qt_train_opts *o)
 		log_epoch(&t, epoch, &s, t.vsrc ? &v : NULL, secs, lr);
 		monitor = t.vsrc ? v.loss_sum / (double)v.n
 				 : s.loss_sum / (double)s.n;
-		if (t.vsrc && o->early_stopping) {
-			if (monitor < t.best) {
-				qt_tensor **cursor;
-				t.best = monitor;
-				t.bad = 0;
-				if (!t.best_params && !(t.best_params = calloc(
-					(size_t)t.nparams, sizeof *t.best_params))) {
-					rc = QT_ENOMEM;
-					break;
-				}
-				cursor = t.best_params;
-				if ((rc = qt_net_each_param(t.net, copy_params,
-							    &cursor)) < 0)
-					break;
-			} else {
-				t.bad++;
-			}
+		/* With early stopping the checkpoint is the best epoch's
+		 * whole state (weights, optimizer, schedule, history), as
+		 * if training had ended there: written when an epoch
+		 * improves on val_loss, and only then. */
+		int improved = 0;
+		if (early) {
+			improved = monitor < t.best;
+			t.best = improved ? monitor : t.best;
+			t.bad = improved ? 0 : t.bad + 1;
 		}
 		t.optim.lr = qt_schedule_next(&t.sched, epoch, monitor, t.optim.lr);
-		if (o->checkpoint_every && epoch % o->checkpoint_every == 0 &&
-		    epoch < t.epochs && (rc = save(&t, epoch, 0)) < 0)
+		if (improved) {
+			if ((rc = save(&t, epoch)) < 0)
+				break;
+			t.best_epoch = epoch;
+			t.saved_best = 1;
+		} else if (!early && o->checkpoint_every &&
+			   epoch % o->checkpoint_every == 0 && epoch < t.epochs &&
+			   (rc = save(&t, epoch)) < 0) {
 			break;
-		if (t.vsrc && o->early_stopping && t.bad >= o->early_stopping) {
+		}
+		if (early && t.bad >= o->early_stopping) {
 			if (!o->quiet)
 				qt_cli_note("no improvement of val_loss for %d "
 					    "epochs: stopping after epoch %d; the "
-					    "checkpoint holds the best epoch's "
-					    "weights (val_loss %.4f)", t.bad,
-					    epoch, t.best);
+					    "checkpoint holds epoch %d, the best "
+					    "(val_loss %.4f)", t.bad, epoch,
+					    t.best_epoch, t.best);
 			epoch++;
 			break;
 		}
 	}
-	if (rc == 0)
-		rc = save(&t, epoch - 1, o->early_stopping > 0);
+	if (rc == 0 && !t.saved_best)
+		rc = save(&t, epoch - 1);
 out:
 	if (t.log)
 		fclose(t.log);
-	if (t.best_params)
-		for (int i = 0; i < t.nparams; i++)
-			qt_tensor_free(t.best_params[i]);
-	free(t.best_params);
 	free(t.order);
 	free(t.vidx);
 	json_decref(state);

@@ -94,6 +94,44 @@ PY
 	[ -f "$T/es.h5" ]
 }
 
+@test "train: with early stopping the checkpoint is the best epoch's whole state" {
+	# lr 0.3: val_loss falls to epoch 3, then rises; patience 2 stops at 5
+	quanta train --model "$T/tiny.net" -i "$T/jets.qs" --val-fraction 0.25 \
+		-e 10 --early-stopping 2 --lr 0.3 --log "$T/es.jsonl" -o "$T/es.h5" -q
+	best=$($PY -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+v = [x["val_loss"] for x in r]
+assert len(r) < 10, "did not stop early"
+print(v.index(min(v)) + 1)' "$T/es.jsonl")
+	[ "$best" -lt "$(wc -l < "$T/es.jsonl")" ]
+	# the same run ended at the best epoch
+	quanta train --model "$T/tiny.net" -i "$T/jets.qs" --val-fraction 0.25 \
+		-e "$best" --lr 0.3 -o "$T/straight.h5" -q
+	# resumed with nothing better to find, into another file: the best again
+	quanta train --resume "$T/es.h5" -i "$T/jets.qs" --val-fraction 0.25 \
+		-e 10 --early-stopping 2 -o "$T/again.h5" -q
+	$PY - "$T" "$best" <<'PY'
+import h5py, json, numpy as np, sys
+t, best = sys.argv[1], int(sys.argv[2])
+def tensors(f):
+    out = {}
+    for top in ("weights", "optimizer"):
+        f[top].visititems(lambda k, d: out.setdefault(top + "/" + k, d[()])
+                          if isinstance(d, h5py.Dataset) else None)
+    return out
+es, st = h5py.File(t + "/es.h5", "r"), h5py.File(t + "/straight.h5", "r")
+a, b = tensors(es), tensors(st)
+assert a.keys() == b.keys() and any(k.startswith("optimizer/") for k in a)
+for k in a:
+    assert np.array_equal(a[k], b[k]), k
+assert json.loads(es.attrs["state"])["epoch"] == best
+assert list(es["history/epoch"][:]) == list(range(1, best + 1))
+c = tensors(h5py.File(t + "/again.h5", "r"))
+for k in a:
+    assert np.array_equal(a[k], c[k]), k
+PY
+}
+
 @test "train: a model file with a typo names file, line and column" {
 	sed 's/kernel=5/kernal=5/' "$T/tiny.net" > "$T/typo.net"
 	run quanta train --model "$T/typo.net" -i "$T/jets.qs" -o "$T/x.h5"
