@@ -352,6 +352,19 @@ qt_box qt_plot_fit_aspect(qt_box b, double aspect)
 	return b;
 }
 
+int qt_plot_check_label(const char *text, const char *what, size_t max)
+{
+	size_t n = strlen(text);
+	if (n == 0 || n > max)
+		return qt_error(QT_EUSAGE, "%s: the text must be 1 to %zu "
+				"bytes long", what, max);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if (*p < 32 || *p == 127)
+			return qt_error(QT_EUSAGE, "%s: control character in "
+					"'%s'", what, text);
+	return 0;
+}
+
 void qt_plot_suptitle(const char *text)
 {
 	if (!text || !*text)
@@ -417,66 +430,163 @@ static void label_func(PLINT axis, PLFLT value, PLCHAR_NC_VECTOR label,
 		    fmt.decimals[a]);
 }
 
-/* Major ticks of a log axis over data values [lo, hi] (> 0): decades
- * when it spans many, 1-2-5 or 1-2-3-5 sequences when few, so that even
- * a short range gets labels.  Returns the count. */
-static int log_ticks(double lo, double hi, double *t, int max)
+/* ---- log axes ----
+ * The labelled ticks of a log axis are the richest of these sequences
+ * that fits the room: 1..9, 1-2-3-5 or 1-2-5 times each power of ten when
+ * the range spans few decades, else every decade (or every second,
+ * third, ... decade).  A range of less than a factor of three, or one
+ * too narrow to hold two of them, gets evenly spaced ticks, as a linear
+ * axis would.  One notation for every label of an axis: decimals
+ * ("0.001", "0.5", "20") when all the ticks read well so, else powers of
+ * ten ("10^-5", "2×10^-5"), never a mixture. */
+
+#define LOG_TICKS_MAX 64
+
+struct log_ticks {
+	int n;
+	double t[LOG_TICKS_MAX];
+	int powers;    /* m×10^k labels, decades as 10^k */
+	int decimals;  /* fixed decimals (of m with powers); -1: as needed */
+};
+
+/* Multiples of every step-th power of ten within [lo, hi]. */
+static int decade_multiples(double lo, double hi, const double *m, int nm,
+			    int step, double *t)
 {
-	static const double m1[] = {1}, m125[] = {1, 2, 5},
-			    m1235[] = {1, 2, 3, 5},
-			    m19[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-	double dec = log10(hi / lo);
-	const double *m;
-	int nm, step = 1, n = 0;
-	if (dec > 3.5) {
-		m = m1, nm = 1, step = (int)ceil(dec / 7);
-	} else if (dec > 1.2) {
-		m = m125, nm = 3;
-	} else if (dec > 0.9) {
-		m = m1235, nm = 4;
-	} else {
-		m = m19, nm = 9;
-	}
+	int n = 0;
 	for (int k = (int)floor(log10(lo)); k <= (int)ceil(log10(hi)); k++) {
 		if (k % step)
 			continue;
 		for (int j = 0; j < nm; j++) {
 			double v = m[j] * pow(10, k);
 			if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9) &&
-			    n < max)
+			    n < LOG_TICKS_MAX)
 				t[n++] = v;
 		}
 	}
 	return n;
 }
 
-static void log_label(char *buf, size_t len, double v)
+/* Evenly spaced ticks, for a range of less than a factor of three or
+ * one without two of the multiples. */
+static void narrow_log_ticks(double lo, double hi, int room,
+			     struct log_ticks *lt)
 {
-	double k = floor(log10(v) + 1e-9);
-	if (v >= 1e-3 && v < 1e5)
-		snprintf(buf, len, "%g", v);
-	else if (fabs(v / pow(10, k) - 1) < 1e-9)
-		snprintf(buf, len, "10#u%d#d", (int)k);
-	else
-		snprintf(buf, len, "%.3g", v);
+	double step = qt_nice_step(hi - lo, room < 2 ? 2 : room > 6 ? 6 : room,
+				   0);
+	lt->n = 0;
+	for (double v = ceil(lo / step - 1e-9) * step;
+	     v <= hi + step * 1e-9 && lt->n < LOG_TICKS_MAX; v += step)
+		lt->t[lt->n++] = v;
+	lt->decimals = step_decimals(step);
+	lt->powers = lt->decimals > 4 || lo < 1e-3 || hi >= 1e5;
+	if (lt->powers)
+		lt->decimals = step_decimals(step /
+					     pow(10, floor(log10(hi) + 1e-9)));
 }
 
-/* Width in character heights of the widest tick label on [lo, hi]
- * (data values; step and decimals for a linear axis). */
-static double tick_label_width(double lo, double hi, double step,
-			       int decimals, int log)
+/* Ticks t (n) chosen, written as decimals unless one of them is too
+ * small or too large for that. */
+static void take_log_ticks(struct log_ticks *lt, const double *t, int n)
+{
+	lt->n = n;
+	lt->decimals = -1;
+	lt->powers = 0;
+	for (int i = 0; i < n; i++) {
+		lt->t[i] = t[i];
+		if (t[i] < 1e-3 * (1 - 1e-9) || t[i] >= 1e5)
+			lt->powers = 1;
+	}
+}
+
+/* Labelled ticks on [lo, hi] (data values > 0): the richest sequence
+ * with 2 to `room` ticks, else the sparsest with 2 or more. */
+static void plan_log_ticks(double lo, double hi, int room,
+			   struct log_ticks *lt)
+{
+	static const double m19[] = {1, 2, 3, 4, 5, 6, 7, 8, 9},
+			    m1235[] = {1, 2, 3, 5}, m125[] = {1, 2, 5},
+			    m1[] = {1};
+	static const struct { const double *m; int nm; double max_dec; }
+		seq[] = {{m19, 9, 0.9}, {m1235, 4, 1.2}, {m125, 3, 3.5}};
+	double dec = log10(hi / lo), t[LOG_TICKS_MAX];
+	int n;
+	lt->n = 0;
+	if (dec < 0.5) {
+		narrow_log_ticks(lo, hi, room, lt);
+		return;
+	}
+	for (size_t s = 0; s < sizeof seq / sizeof *seq; s++) {
+		if (dec > seq[s].max_dec)
+			continue;
+		if ((n = decade_multiples(lo, hi, seq[s].m, seq[s].nm, 1,
+					  t)) < 2)
+			continue;
+		take_log_ticks(lt, t, n);
+		if (n <= room)
+			return;
+	}
+	for (int step = 1;; step++) {
+		if ((n = decade_multiples(lo, hi, m1, 1, step, t)) < 2)
+			break;
+		take_log_ticks(lt, t, n);
+		if (n <= room)
+			return;
+	}
+	if (lt->n < 2)
+		narrow_log_ticks(lo, hi, room, lt);
+}
+
+/* The label of tick v in the notation of lt: PLplot's #u...#d raise the
+ * exponent. */
+static void log_label(char *buf, size_t len, double v,
+		      const struct log_ticks *lt)
+{
+	int k = (int)floor(log10(v) + 1e-9);
+	double m = v / pow(10, k);
+	if (!lt->powers) {
+		snprintf(buf, len, "%.*f", lt->decimals >= 0 ? lt->decimals
+						: step_decimals(v), v);
+	} else if (lt->decimals < 0 && fabs(m - 1) < 1e-9) {
+		snprintf(buf, len, "10#u%d#d", k);
+	} else {
+		snprintf(buf, len, "%.*f×10#u%d#d", lt->decimals >= 0 ?
+			 lt->decimals : step_decimals(m), m, k);
+	}
+}
+
+/* How many labels fit along box b: one per three character heights up
+ * a y axis, as on linear axes, one per seven character widths along an
+ * x axis. */
+static int log_room(qt_box b, int y)
+{
+	int n = y ? (int)((b.y1 - b.y0) / qt_plot_char_y() / 3)
+		  : (int)((b.x1 - b.x0) / qt_plot_char_x() / 7);
+	return n < 2 ? 2 : n;
+}
+
+/* Width in character heights of the widest label of a log axis. */
+static double log_label_width(double lo, double hi, int room)
+{
+	struct log_ticks lt;
+	char buf[64];
+	double w = 0;
+	plan_log_ticks(lo, hi, room, &lt);
+	for (int i = 0; i < lt.n; i++) {
+		log_label(buf, sizeof buf, lt.t[i], &lt);
+		double tw = qt_plot_text_width(buf);
+		w = tw > w ? tw : w;
+	}
+	return w;
+}
+
+/* Width in character heights of the widest tick label of a linear axis
+ * on [lo, hi] with ticks every `step`. */
+static double linear_label_width(double lo, double hi, double step,
+				 int decimals)
 {
 	char buf[64];
-	double w = 0, t[64];
-	if (log) {
-		int n = log_ticks(lo, hi, t, 64);
-		for (int i = 0; i < n; i++) {
-			log_label(buf, sizeof buf, t[i]);
-			double tw = qt_plot_text_width(buf);
-			w = tw > w ? tw : w;
-		}
-		return w;
-	}
+	double w = 0;
 	for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9;
 	     v += step) {
 		format_tick(buf, sizeof buf, v, step, decimals);
@@ -486,42 +596,66 @@ static double tick_label_width(double lo, double hi, double step,
 	return w;
 }
 
+/* A short tick mark at world position w of the current panel, inward
+ * from both sides; `len` in world units across the axis. */
+static void log_tick_mark(int y, double w, double len)
+{
+	PLFLT wx0, wx1, wy0, wy1;
+	plgvpw(&wx0, &wx1, &wy0, &wy1);
+	if (y) {
+		pljoin(wx0, w, wx0 + len, w);
+		pljoin(wx1 - len, w, wx1, w);
+	} else {
+		pljoin(w, wy0, w, wy0 + len);
+		pljoin(w, wy1 - len, w, wy1);
+	}
+}
+
+/* Unlabelled ticks: 2..9 of each decade, or over many decades the
+ * decades left without a label. */
+static void log_minor_ticks(int y, double lo, double hi, double len)
+{
+	int many = log10(hi / lo) > 6;
+	for (int k = (int)floor(log10(lo)); k <= (int)ceil(log10(hi)); k++)
+		for (int j = many ? 1 : 2; j <= (many ? 1 : 9); j++) {
+			double v = j * pow(10, k);
+			if (v >= lo && v <= hi)
+				log_tick_mark(y, log10(v), len);
+		}
+}
+
 /* Ticks (inside the frame on both sides), labels and optionally grid
  * lines of a log axis of the current panel, whose world coordinates are
- * log10 of [lo, hi].  axis 0: x, labels below; 1: y, labels left; 2: y,
- * labels right (colour bars).  PLplot's own log axes label decades
- * only, which leaves a short range without any number. */
-static void draw_log_axis(int axis, double lo, double hi, int grid)
+ * log10 of [lo, hi], with at most about `room` labels.  axis 0: x,
+ * labels below; 1: y, labels left; 2: y, labels right (colour bars).
+ * PLplot's own log axes label decades only, which leaves a short range
+ * without any number. */
+static void draw_log_axis(int axis, double lo, double hi, int room,
+			  int grid)
 {
 	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
-	double t[64], dec = log10(hi / lo);
+	struct log_ticks lt;
 	char buf[64];
-	int n = log_ticks(lo, hi, t, 64), y = axis > 0;
+	int y = axis > 0;
+	plan_log_ticks(lo, hi, room, &lt);
 	plgvpd(&vx0, &vx1, &vy0, &vy1);
 	plgvpw(&wx0, &wx1, &wy0, &wy1);
-	double tx = 0.55 * qt_plot_char_x() * (wx1 - wx0) / (vx1 - vx0);
-	double ty = 0.55 * qt_plot_char_y() * (wy1 - wy0) / (vy1 - vy0);
+	double len = y ? 0.55 * qt_plot_char_x() * (wx1 - wx0) / (vx1 - vx0)
+		       : 0.55 * qt_plot_char_y() * (wy1 - wy0) / (vy1 - vy0);
 	double a0 = y ? wy0 : wx0, a1 = y ? wy1 : wx1;
 	plcol0(grid ? QT_COL_GRID : QT_COL_INK);
 	plwidth(grid ? 0.8 : 1.0);
-	for (int i = 0; i < n; i++) {
-		double w = log10(t[i]), pos = (w - a0) / (a1 - a0);
+	for (int i = 0; i < lt.n; i++) {
+		double w = log10(lt.t[i]), pos = (w - a0) / (a1 - a0);
 		if (grid) {
-			PLFLT gx[2] = {wx0, wx1}, gy[2] = {w, w};
 			if (y)
-				plline(2, gx, gy);
+				pljoin(wx0, w, wx1, w);
 			else
-				plline(2, gy, (PLFLT[]){wy0, wy1});
+				pljoin(w, wy0, w, wy1);
 			continue;
 		}
-		if (y) {
-			pljoin(wx0, w, wx0 + tx, w);
-			pljoin(wx1 - tx, w, wx1, w);
-		} else {
-			pljoin(w, wy0, w, wy0 + ty);
-			pljoin(w, wy1 - ty, w, wy1);
-		}
-		log_label(buf, sizeof buf, t[i]);
+		log_tick_mark(y, w, len);
+		log_label(buf, sizeof buf, lt.t[i], &lt);
 		if (axis == 0)
 			plmtex("b", 1.5, pos, 0.5, buf);
 		else if (axis == 1)
@@ -529,21 +663,8 @@ static void draw_log_axis(int axis, double lo, double hi, int grid)
 		else
 			plmtex("rv", 0.7, pos, 0.0, buf);
 	}
-	/* Minor ticks at 2..9 of each decade. */
-	for (int k = (int)floor(log10(lo)); !grid && dec <= 6 &&
-					    k <= (int)ceil(log10(hi)); k++)
-		for (int j = 2; j <= 9; j++) {
-			double v = j * pow(10, k), w = log10(v);
-			if (v < lo || v > hi)
-				continue;
-			if (y) {
-				pljoin(wx0, w, wx0 + tx / 2, w);
-				pljoin(wx1 - tx / 2, w, wx1, w);
-			} else {
-				pljoin(w, wy0, w, wy0 + ty / 2);
-				pljoin(w, wy1 - ty / 2, w, wy1);
-			}
-		}
+	if (!grid)
+		log_minor_ticks(y, lo, hi, len / 2);
 	plwidth(1.0);
 	plcol0(QT_COL_INK);
 }
@@ -566,21 +687,31 @@ static void plan_ticks(qt_box b, const qt_axes *a, double *xs, double *ys)
 	*ys = a->ytick > 0 ? a->ytick : qt_nice_step(a->ymax - a->ymin, ny, 0);
 }
 
+/* Width in character heights of the widest y tick label of axes a drawn
+ * in frame b. */
+static double y_label_width(qt_box b, const qt_axes *a, double ystep)
+{
+	if (a->logy)
+		return log_label_width(a->ymin, a->ymax, log_room(b, 1));
+	return linear_label_width(a->ymin, a->ymax, ystep,
+				  step_decimals(ystep));
+}
+
 qt_box qt_plot_axes_frame(qt_box outer, const qt_axes *a)
 {
 	double xs, ys, left = 0.6, bottom = 0.6, top = 0.6, right = 1.2;
 	plan_ticks(outer, a, &xs, &ys);
-	if (!a->no_yticks)
-		left += 0.6 + tick_label_width(a->ymin, a->ymax, ys,
-					       step_decimals(ys), a->logy);
-	if (a->ylabel)
-		left += 1.6;
 	if (!a->no_xticks)
 		bottom += 1.6;
 	if (a->xlabel)
 		bottom += 2.1;
 	if (a->title)
 		top += 1.6;
+	if (!a->no_yticks)
+		left += 0.6 + y_label_width(qt_plot_inset(outer, 0, 0, bottom,
+							  top), a, ys);
+	if (a->ylabel)
+		left += 1.6;
 	return qt_plot_inset(outer, left, right, bottom, top);
 }
 
@@ -603,9 +734,9 @@ void qt_plot_axes(qt_box b, const qt_axes *a)
 		plwidth(0.8);
 		plbox(a->logx ? "" : "g", xs, 0, a->logy ? "" : "g", ys, 0);
 		if (a->logx)
-			draw_log_axis(0, a->xmin, a->xmax, 1);
+			draw_log_axis(0, a->xmin, a->xmax, log_room(b, 0), 1);
 		if (a->logy)
-			draw_log_axis(1, a->ymin, a->ymax, 1);
+			draw_log_axis(1, a->ymin, a->ymax, log_room(b, 1), 1);
 	}
 	plcol0(QT_COL_INK);
 	plwidth(1.0);
@@ -615,12 +746,11 @@ void qt_plot_axes(qt_box b, const qt_axes *a)
 		 a->no_yticks || a->logy ? "" : "ntvo");
 	plbox(xopt, xs, 0, yopt, ys, 0);
 	if (a->logx && !a->no_xticks)
-		draw_log_axis(0, a->xmin, a->xmax, 0);
+		draw_log_axis(0, a->xmin, a->xmax, log_room(b, 0), 0);
 	if (a->logy && !a->no_yticks)
-		draw_log_axis(1, a->ymin, a->ymax, 0);
+		draw_log_axis(1, a->ymin, a->ymax, log_room(b, 1), 0);
 	if (!a->no_yticks)
-		ylw = tick_label_width(a->ymin, a->ymax, ys, fmt.decimals[1],
-				       a->logy);
+		ylw = y_label_width(b, a, ys);
 	if (a->xlabel)
 		plmtex("b", a->no_xticks ? 1.5 : 3.0, 0.5, 0.5, a->xlabel);
 	if (a->ylabel)
@@ -633,16 +763,21 @@ void qt_plot_axes(qt_box b, const qt_axes *a)
 
 /* ---- data ---- */
 
+/* Dash patterns of the line styles (marks and spaces in micrometres of
+ * the page), distinct in rhythm so that lines on top of each other stay
+ * apart: the gaps of one show the colour of the one beneath. */
 static void set_style(int style)
 {
-	static PLINT dash_m[] = {6000}, dash_s[] = {3000};
-	static PLINT dot_m[] = {800}, dot_s[] = {1800};
-	if (style == 1)
-		plstyl(1, dash_m, dash_s);
-	else if (style == 2)
-		plstyl(1, dot_m, dot_s);
-	else
-		plstyl(0, NULL, NULL);
+	static const struct { int n; PLINT mark[3], space[3]; } pattern[] = {
+		{0, {0}, {0}},                                /* solid */
+		{1, {6000}, {3000}},                          /* dashed */
+		{1, {800}, {1800}},                           /* dotted */
+		{2, {6000, 800}, {2200, 2200}},               /* dash-dot */
+		{2, {7000, 2500}, {2200, 2200}},              /* long-short */
+		{3, {6000, 800, 800}, {2200, 2200, 2200}},    /* dash-dot-dot */
+	};
+	int s = style >= 0 && style < QT_NSTYLES ? style : 0;
+	plstyl(pattern[s].n, pattern[s].mark, pattern[s].space);
 }
 
 void qt_plot_line(int64_t n, const double *x, const double *y, int colour,
@@ -700,13 +835,35 @@ void qt_plot_points(int64_t n, const double *x, const double *y, int colour,
 	plcol0(QT_COL_INK);
 }
 
+/* The outline of the bins [a, b) of a step polygon (x, y) from
+ * qt_plot_steps: up from the base at the left edge, along the tops, down
+ * at the right edge.  rx, ry: room for 2 (b - a) + 2 points. */
+static void step_run(const PLFLT *x, const PLFLT *y, int a, int b,
+		     double base, PLFLT *rx, PLFLT *ry)
+{
+	int k = 0;
+	rx[k] = x[2 * a + 1];
+	ry[k++] = base;
+	for (int i = a; i < b; i++) {
+		rx[k] = x[2 * i + 1];
+		ry[k++] = y[2 * i + 1];
+		rx[k] = x[2 * i + 2];
+		ry[k++] = y[2 * i + 2];
+	}
+	rx[k] = x[2 * b];
+	ry[k++] = base;
+	plline(k, rx, ry);
+}
+
 void qt_plot_steps(int nbins, const double *edges, const double *h,
-		   int colour, double width, double fill_alpha)
+		   int colour, double width, double fill_alpha, int style)
 {
 	int n = 2 * nbins + 2;
 	PLFLT *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+	PLFLT *rx = malloc((size_t)n * sizeof *rx);
+	PLFLT *ry = malloc((size_t)n * sizeof *ry);
 	double base = cur.logy ? log10(cur.ymin) : 0;
-	if (!x || !y)
+	if (!x || !y || !rx || !ry)
 		goto out;
 	x[0] = to_world(edges[0], cur.logx);
 	y[0] = base;
@@ -724,12 +881,25 @@ void qt_plot_steps(int nbins, const double *edges, const double *h,
 	}
 	plcol0(colour);
 	plwidth(width);
-	plline(n, x, y);
+	set_style(style);
+	/* Runs of non-empty bins only: empty ones would draw along the
+	 * frame, where every group's outline would lie on the others. */
+	for (int a = 0; a < nbins;) {
+		int b = a;
+		while (b < nbins && y[2 * b + 1] != base)
+			b++;
+		if (b > a)
+			step_run(x, y, a, b, base, rx, ry);
+		a = b > a ? b : a + 1;
+	}
+	set_style(0);
 	plwidth(1.0);
 	plcol0(QT_COL_INK);
 out:
 	free(x);
 	free(y);
+	free(rx);
+	free(ry);
 }
 
 void qt_plot_text(double x, double y, double just, double scale, int colour,
@@ -751,27 +921,88 @@ void qt_plot_margin_text(const char *side, double disp, double pos,
 	plcol0(QT_COL_INK);
 }
 
-void qt_plot_legend(int corner, int n, const char *const *labels,
-		    const int *colours, const int *kinds)
+/* Legend geometry in character heights: padding, the width of a line
+ * sample, the height of an entry, the gap to the frame. */
+#define LEGEND_PAD 0.7
+#define LEGEND_SAMPLE 3.2
+#define LEGEND_LINE 1.6
+#define LEGEND_GAP 0.8
+
+/* The box of a legend of n entries in `corner` of the current panel, in
+ * normalised figure coordinates. */
+static qt_box legend_box(int corner, int n, const char *const *labels)
 {
-	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
-	double cx = qt_plot_char_x(), cy = qt_plot_char_y();
-	double tw = 0, line_h = 1.6 * cy, sample = 2.6 * cx, pad = 0.7 * cx;
-	double bw, bh, bx0, by0;
-	if (n <= 0)
-		return;
+	PLFLT vx0, vx1, vy0, vy1;
+	double cx = qt_plot_char_x(), cy = qt_plot_char_y(), tw = 0, bw, bh;
+	qt_box b;
 	plgvpd(&vx0, &vx1, &vy0, &vy1);
-	plgvpw(&wx0, &wx1, &wy0, &wy1);
 	for (int i = 0; i < n; i++) {
 		double w = qt_plot_text_width(labels[i]) * cx;
 		tw = w > tw ? w : tw;
 	}
-	bw = pad + sample + pad + tw + pad;
-	bh = n * line_h + 0.6 * cy;
-	bx0 = corner == 1 || corner == 3 ? vx0 + 0.8 * cx
-					 : vx1 - 0.8 * cx - bw;
-	by0 = corner >= 2 ? vy0 + 0.8 * cy : vy1 - 0.8 * cy - bh;
-	plvpor(bx0, bx0 + bw, by0, by0 + bh);
+	bw = (3 * LEGEND_PAD + LEGEND_SAMPLE) * cx + tw;
+	bh = (n * LEGEND_LINE + 0.6) * cy;
+	b.x0 = corner == 1 || corner == 3 ? vx0 + LEGEND_GAP * cx
+					  : vx1 - LEGEND_GAP * cx - bw;
+	b.y0 = corner >= 2 ? vy0 + LEGEND_GAP * cy
+			   : vy1 - LEGEND_GAP * cy - bh;
+	b.x1 = b.x0 + bw;
+	b.y1 = b.y0 + bh;
+	return b;
+}
+
+int qt_plot_legend_corner(int n, const char *const *labels, int64_t npts,
+			  const double *x, const double *y, double size,
+			  const int *order, int ncorners)
+{
+	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
+	double rx = size / 2 * qt_plot_char_x(), ry = size / 2 * qt_plot_char_y();
+	int64_t fewest = -1;
+	int best = order[0];
+	plgvpd(&vx0, &vx1, &vy0, &vy1);
+	plgvpw(&wx0, &wx1, &wy0, &wy1);
+	for (int c = 0; c < ncorners; c++) {
+		qt_box b = legend_box(order[c], n, labels);
+		int64_t under = 0;
+		for (int64_t i = 0; i < npts; i++) {
+			double u = vx0 + (to_world(x[i], cur.logx) - wx0) /
+					 (wx1 - wx0) * (vx1 - vx0);
+			double v = vy0 + (to_world(y[i], cur.logy) - wy0) /
+					 (wy1 - wy0) * (vy1 - vy0);
+			under += u + rx > b.x0 && u - rx < b.x1 &&
+				 v + ry > b.y0 && v - ry < b.y1;
+		}
+		if (fewest < 0 || under < fewest) {
+			fewest = under;
+			best = order[c];
+		}
+	}
+	return best;
+}
+
+void qt_plot_legend(int corner, int n, const char *const *labels,
+		    const int *colours, const int *kinds)
+{
+	qt_plot_legend_styled(corner, n, labels, colours, kinds, NULL);
+}
+
+void qt_plot_legend_styled(int corner, int n, const char *const *labels,
+			   const int *colours, const int *kinds,
+			   const int *styles)
+{
+	PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
+	double cx = qt_plot_char_x(), cy = qt_plot_char_y();
+	double line_h = LEGEND_LINE * cy, sample = LEGEND_SAMPLE * cx;
+	double pad = LEGEND_PAD * cx, bw, bh;
+	qt_box box;
+	if (n <= 0)
+		return;
+	plgvpd(&vx0, &vx1, &vy0, &vy1);
+	plgvpw(&wx0, &wx1, &wy0, &wy1);
+	box = legend_box(corner, n, labels);
+	bw = box.x1 - box.x0;
+	bh = box.y1 - box.y0;
+	plvpor(box.x0, box.x1, box.y0, box.y1);
 	plwind(0, bw, 0, bh);
 	{
 		PLFLT fx[5] = {0, bw, bw, 0, 0}, fy[5] = {0, 0, bh, bh, 0};
@@ -783,10 +1014,11 @@ void qt_plot_legend(int corner, int n, const char *const *labels,
 	for (int i = 0; i < n; i++) {
 		double yc = bh - 0.3 * cy - (i + 0.5) * line_h;
 		PLFLT lx[2] = {pad, pad + sample}, ly[2] = {yc, yc};
+		int style = styles ? styles[i] : kinds[i] == 1;
 		if (kinds[i] == 0 || kinds[i] == 1) {
 			plcol0(colours[i]);
 			plwidth(2.0);
-			set_style(kinds[i]);
+			set_style(style);
 			plline(2, lx, ly);
 			set_style(0);
 			plwidth(1.0);
@@ -798,10 +1030,14 @@ void qt_plot_legend(int corner, int n, const char *const *labels,
 			PLFLT fx[4] = {pad, pad + sample, pad + sample, pad};
 			PLFLT fy[4] = {yc - 0.35 * cy, yc - 0.35 * cy,
 				       yc + 0.35 * cy, yc + 0.35 * cy};
+			PLFLT ox[5] = {fx[0], fx[1], fx[2], fx[3], fx[0]};
+			PLFLT oy[5] = {fy[0], fy[1], fy[2], fy[3], fy[0]};
 			scratch_colour(colours[i], 0.5);
 			plfill(4, fx, fy);
 			plcol0(colours[i]);
-			plline(4, fx, fy);
+			set_style(style);
+			plline(5, ox, oy);
+			set_style(0);
 		}
 		plcol0(QT_COL_INK);
 		plptex(pad + sample + pad, yc, 1, 0, 0, labels[i]);
@@ -859,6 +1095,13 @@ void qt_plot_heatmap(const double *z, int nx, int ny, double x0, double x1,
 	plFree2dGrid(g, nx, ny);
 }
 
+/* Labels on a colour bar in box b: at most seven. */
+static int colorbar_room(qt_box b)
+{
+	int n = log_room(b, 1);
+	return n > 7 ? 7 : n;
+}
+
 void qt_plot_colorbar(qt_box b, double zmin, double zmax, int log,
 		      const char *label)
 {
@@ -890,9 +1133,9 @@ void qt_plot_colorbar(qt_box b, double zmin, double zmax, int log,
 	plbox("bc", 0, 0, yopt, step, 0);
 	plslabelfunc(NULL, NULL);
 	if (log)
-		draw_log_axis(2, zmin, zmax, 0);
-	lw = log ? tick_label_width(zmin, zmax, 0, 0, 1)
-		 : tick_label_width(lo, hi, step, fmt.decimals[1], 0);
+		draw_log_axis(2, zmin, zmax, colorbar_room(b), 0);
+	lw = log ? log_label_width(zmin, zmax, colorbar_room(b))
+		 : linear_label_width(lo, hi, step, fmt.decimals[1]);
 	if (label)
 		plmtex("r", lw + 1.8, 0.5, 0.5, label);
 }
@@ -905,9 +1148,9 @@ void qt_plot_image_grid(qt_box area, int n, int ncols, const double *img,
 	double lo = log ? log10(zmin) : zmin, hi = log ? log10(zmax) : zmax;
 	double step = qt_nice_step(hi > lo ? hi - lo : 1, 6, 0);
 	double right = 1.0 + 1.3 + 0.8 + 2.4 +
-		       (log ? tick_label_width(zmin, zmax, 0, 0, 1)
-			    : tick_label_width(lo, hi, step, step_decimals(step),
-					       0));
+		       (log ? log_label_width(zmin, zmax, colorbar_room(area))
+			    : linear_label_width(lo, hi, step,
+						 step_decimals(step)));
 	double top = -1, bottom = 2, cx = qt_plot_char_x();
 	int nrows = (n + ncols - 1) / ncols;
 	double s = text_scale(), ts = ncols >= 4 ? 0.85 * s : s;

@@ -31,6 +31,7 @@
 #ifndef QT_PLOT_H
 #define QT_PLOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Colour indices (PLplot cmap0) of the palette. */
@@ -99,6 +100,11 @@ double qt_plot_text_width(const char *text);
 /* Text size relative to the default (1.0). */
 void qt_plot_text_scale(double scale);
 
+/* Check a label given on the command line (option `what`, e.g.
+ * "--units"): 1 to `max` bytes of printable text.  Returns 0 or
+ * QT_EUSAGE. */
+int qt_plot_check_label(const char *text, const char *what, size_t max);
+
 /* A title centred at the top of the figure. */
 void qt_plot_suptitle(const char *text);
 
@@ -121,17 +127,22 @@ qt_box qt_plot_axes_frame(qt_box outer, const qt_axes *a);
  * coordinates current. */
 void qt_plot_axes(qt_box b, const qt_axes *a);
 
-/* A polyline; NaN (or <= 0 on a log axis) breaks it.  style 0 solid,
- * 1 dashed, 2 dotted. */
+/* Line styles: 0 solid, 1 dashed, 2 dotted, 3 dash-dot, 4 long-short
+ * dashes, 5 dash-dot-dot. */
+#define QT_NSTYLES 6
+
+/* A polyline; NaN (or <= 0 on a log axis) breaks it; style as above. */
 void qt_plot_line(int64_t n, const double *x, const double *y, int colour,
 		  double width, int style);
 /* Filled circle markers of diameter `size` character heights, with
  * opacity alpha (0..1). */
 void qt_plot_points(int64_t n, const double *x, const double *y, int colour,
 		    double alpha, double size);
-/* A histogram outline: nbins bins between edges[0..nbins], heights h. */
+/* A histogram: nbins bins between edges[0..nbins], heights h, filled
+ * with opacity fill_alpha (0: not filled), outlined in line style
+ * `style` except along empty bins. */
 void qt_plot_steps(int nbins, const double *edges, const double *h,
-		   int colour, double width, double fill_alpha);
+		   int colour, double width, double fill_alpha, int style);
 /* Text at data coordinates (x, y); just 0 left, 0.5 centre, 1 right;
  * scale relative to the current text size. */
 void qt_plot_text(double x, double y, double just, double scale, int colour,
@@ -149,6 +160,18 @@ void qt_plot_margin_text(const char *side, double disp, double pos,
  * 2 marker, 3 filled box. */
 void qt_plot_legend(int corner, int n, const char *const *labels,
 		    const int *colours, const int *kinds);
+/* The same with the line style of each entry's line or box outline
+ * (styles NULL: as qt_plot_legend). */
+void qt_plot_legend_styled(int corner, int n, const char *const *labels,
+			   const int *colours, const int *kinds,
+			   const int *styles);
+/* The corner, of the ncorners in `order`, where the legend of n labels
+ * covers the fewest of the npts markers (x, y) of diameter `size`
+ * character heights (data values of the current panel); ties go to the
+ * earlier corner in `order`. */
+int qt_plot_legend_corner(int n, const char *const *labels, int64_t npts,
+			  const double *x, const double *y, double size,
+			  const int *order, int ncorners);
 
 /* ---- heatmaps ---- */
 

@@ -364,8 +364,9 @@ int qt_draw_hist(const qt_figspec *f, qt_hist *hs, char *const *names,
 	const char *labels[QT_HIST_MAX_GROUPS];
 	char unnamed[64];
 	int cols[QT_HIST_MAX_GROUPS], kinds[QT_HIST_MAX_GROUPS], rc;
+	int styles[QT_HIST_MAX_GROUPS];
 	double width = (hs->hi - hs->lo) / hs->nbins, ymax = 0, ymin = INFINITY;
-	double *edges, room;
+	double *edges, room, fill;
 	qt_fig *fig;
 	qt_box fr;
 
@@ -407,12 +408,17 @@ int qt_draw_hist(const qt_figspec *f, qt_hist *hs, char *const *names,
 	else
 		ax.ymax /= 1 - room;
 	qt_plot_axes(qt_plot_axes_frame(qt_plot_area(1), &ax), &ax);
+	/* Fills of more than two groups mix to mud.  Each group has its own
+	 * colour and dash pattern, drawn in order: where outlines coincide
+	 * (groups of equal counts) the gaps of the later one show the
+	 * earlier beneath, so both stay visible, and the patterns survive
+	 * grey print and colour blindness. */
+	fill = hs->ngroups == 1 ? 0.25 : hs->ngroups == 2 ? 0.15 : 0;
 	for (int k = 0; k < hs->ngroups; k++) {
 		cols[k] = qt_series_colour(k);
-		/* Fills of more than two groups mix to mud. */
+		styles[k] = k % QT_NSTYLES;
 		qt_plot_steps(hs->nbins, edges, hs->h + (size_t)k * hs->nbins,
-			      cols[k], 2.0, hs->ngroups == 1 ? 0.25 :
-			      hs->ngroups == 2 ? 0.15 : 0);
+			      cols[k], 2.0, fill, styles[k]);
 		if (!names) {
 			snprintf(unnamed, sizeof unnamed, "n = %lld",
 				 (long long)hs->count[k]);
@@ -420,10 +426,10 @@ int qt_draw_hist(const qt_figspec *f, qt_hist *hs, char *const *names,
 		} else {
 			labels[k] = names[k];
 		}
-		kinds[k] = 3;
+		kinds[k] = fill > 0 ? 3 : 0;
 	}
-	qt_plot_legend(left_heavier(hs) ? 0 : 1, hs->ngroups, labels, cols,
-		       kinds);
+	qt_plot_legend_styled(left_heavier(hs) ? 0 : 1, hs->ngroups, labels,
+			      cols, kinds, styles);
 	free(edges);
 	return finish(fig, 0);
 }
@@ -436,6 +442,8 @@ int qt_draw_scatter(const qt_figspec *f, const qt_reservoir *r, double r2,
 	double lo = r->min, hi = r->max, alpha, dx[2], dy[2], step;
 	char l0[160], title[256];
 	const char *labels[2] = {l0, "y = x"};
+	/* Off the diagonal first: top left, bottom right. */
+	static const int corners[4] = {1, 2, 0, 3};
 	int cols[2] = {qt_series_colour(0), QT_COL_MUTED}, kinds[2] = {2, 1};
 	int rc;
 	qt_fig *fig;
@@ -466,6 +474,7 @@ int qt_draw_scatter(const qt_figspec *f, const qt_reservoir *r, double r2,
 	else
 		snprintf(l0, sizeof l0, "%lld samples, R² = %.4f",
 			 (long long)r->seen, r2);
-	qt_plot_legend(1, 2, labels, cols, kinds);
+	qt_plot_legend(qt_plot_legend_corner(2, labels, r->n, r->x, r->y, 0.5,
+					     corners, 4), 2, labels, cols, kinds);
 	return finish(fig, 0);
 }

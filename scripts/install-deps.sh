@@ -11,6 +11,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	libzmq3-dev libmsgpack-dev libhdf5-dev libopenblas-dev libzip-dev \
 	libchealpix-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core \
 	libjansson-dev libfftw3-dev nettle-dev \
-	bats time \
+	bats time ghostscript \
 	python3 python3-numpy python3-torch python3-h5py python3-msgpack \
 	python3-msgpack-numpy

@@ -34,9 +34,10 @@ static const char usage[] =
 	"               --metrics FILE (required), --normalise\n"
 	"  images       a grid of the first samples' images, titled label -> pred\n"
 	"               --field F (images), --label F, --pred F, --n N (16),\n"
-	"               --channel K (0), --log\n"
+	"               --channel K (0), --log, --units TEXT (colour bar unit)\n"
 	"  class-means  the mean image of each class side by side\n"
-	"               --field F (images), --label F (labels), --channel K, --log\n"
+	"               --field F (images), --label F (labels), --channel K, --log,\n"
+	"               --units TEXT\n"
 	"  hist         histogram of a scalar field, one per value of --by\n"
 	"               --field F (required), --by G, --bins N (30), --range A,B,\n"
 	"               --density, --log\n"
@@ -56,18 +57,19 @@ static const char usage[] =
 	"  quanta plot-data curves --log train.jsonl -o loss.png\n"
 	"  quanta evaluate --json m.json < pred.qs && quanta plot-data confusion --metrics m.json -o cm.svg\n"
 	"  quanta simulate jets -n 64 | quanta plot-data images --n 16 --log -o jets.png\n"
+	"  quanta simulate eor -n 16 --size 64 | quanta plot-data images --field maps --units mK -o eor.png\n"
 	"  quanta plot-data hist -i eor.qs --field xHI --by redshift -o xhi.png\n";
 
 enum {
 	O_INPUT = 'i', O_OUTPUT = 'o', O_HELP = 'h', O_VERSION = 'V',
 	O_SIZE = 256, O_TITLE, O_LOG, O_LOGY, O_KEYS, O_METRICS, O_NORMALISE,
 	O_FIELD, O_LABEL, O_PRED, O_N, O_CHANNEL, O_BY, O_BINS, O_RANGE,
-	O_DENSITY, O_X, O_Y, O_MAX_POINTS, O_SEED, O_LAST
+	O_DENSITY, O_X, O_Y, O_MAX_POINTS, O_SEED, O_UNITS, O_LAST
 };
 
 struct opts {
 	const char *input, *logfile, *keys, *metrics;
-	const char *field, *label, *pred, *by, *x, *y;
+	const char *field, *label, *pred, *by, *x, *y, *units;
 	qt_figspec fig;
 	int logscale, normalise, density;
 	long long n, channel, bins, max_points, seed;
@@ -181,12 +183,13 @@ static int kind_confusion(const struct opts *o)
 struct imgsrc {
 	int f;
 	int64_t channels, h, w;
-	char bar_label[128];
+	char bar_label[192];
 };
 
 static int image_source(const qt_header *h, const struct opts *o,
 			const char *prefix, struct imgsrc *s)
 {
+	char channel[48] = "";
 	int rc;
 	if ((rc = s->f = qt_field_require(h, o->field, "--field")) < 0)
 		return rc;
@@ -199,11 +202,10 @@ static int image_source(const qt_header *h, const struct opts *o,
 				(long long)s->channels,
 				s->channels == 1 ? "" : "s");
 	if (s->channels > 1)
-		snprintf(s->bar_label, sizeof s->bar_label,
-			 "%s%s (channel %lld)", prefix, o->field, o->channel);
-	else
-		snprintf(s->bar_label, sizeof s->bar_label, "%s%s", prefix,
-			 o->field);
+		snprintf(channel, sizeof channel, " (channel %lld)", o->channel);
+	snprintf(s->bar_label, sizeof s->bar_label, "%s%s%s%s%s%s", prefix,
+		 o->field, channel, o->units ? " [" : "",
+		 o->units ? o->units : "", o->units ? "]" : "");
 	return 0;
 }
 
@@ -570,9 +572,10 @@ static const struct kind {
 	 BIT(O_METRICS) | BIT(O_NORMALISE)},
 	{"images", kind_images, 1, 0,
 	 BIT(O_FIELD) | BIT(O_LABEL) | BIT(O_PRED) | BIT(O_N) |
-		 BIT(O_CHANNEL) | BIT(O_LOG)},
+		 BIT(O_CHANNEL) | BIT(O_LOG) | BIT(O_UNITS)},
 	{"class-means", kind_class_means, 1, 0,
-	 BIT(O_FIELD) | BIT(O_LABEL) | BIT(O_CHANNEL) | BIT(O_LOG)},
+	 BIT(O_FIELD) | BIT(O_LABEL) | BIT(O_CHANNEL) | BIT(O_LOG) |
+		 BIT(O_UNITS)},
 	{"hist", kind_hist, 1, 0,
 	 BIT(O_FIELD) | BIT(O_BY) | BIT(O_BINS) | BIT(O_RANGE) |
 		 BIT(O_DENSITY) | BIT(O_LOG)},
@@ -642,6 +645,7 @@ int main(int argc, char **argv)
 		{"y", required_argument, NULL, O_Y},
 		{"max-points", required_argument, NULL, O_MAX_POINTS},
 		{"seed", required_argument, NULL, O_SEED},
+		{"units", required_argument, NULL, O_UNITS},
 		{"help", no_argument, NULL, O_HELP},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0}};
@@ -728,6 +732,10 @@ int main(int argc, char **argv)
 		case O_SEED:
 			rc = qt_parse_int(optarg, "--seed", 0, INT64_MAX,
 					  &o.seed);
+			break;
+		case O_UNITS:
+			rc = qt_plot_check_label(optarg, "--units", 40);
+			o.units = optarg;
 			break;
 		}
 		if (rc < 0)
