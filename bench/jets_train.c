@@ -207,10 +207,8 @@ int main(int argc, char **argv)
 		double t0 = now();
 		for (int s = 0; r < 0 ? s < 1 || now() - t0 < o.warmup
 				      : s < o.steps; s++, step++) {
-			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
-					      o.batch)) < 0)
-				goto out;
-			if ((rc = qt_net_train_step(net, &loss)) < 0 ||
+			if ((rc = qt_net_train_step(net, data[step % o.batches],
+						     NULL, o.batch, &loss)) < 0 ||
 			    (rc = qt_optim_step(&opt, net)) < 0)
 				goto out;
 		}

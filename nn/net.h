@@ -10,6 +10,8 @@
  *       qt_net_forward(net, 1);                   // training mode; losses
  *       qt_net_backward(net);                     // parameter gradients +=
  *       qt_optim_step(opt, net);
+ *   or, the four first in one call that may run in chunks of rows:
+ *       qt_net_train_step(net, batch, idx, n, &loss);
  *
  * Activations are kept for the largest batch (cfg.max_batch); smaller
  * batches use the leading rows.  Every buffer is allocated by build; the
@@ -161,18 +163,21 @@ int qt_net_forward(qt_net *net, int training, double *loss);
 int qt_net_backward(qt_net *net);
 void qt_net_zero_grad(qt_net *net);
 
-/* One training step's gradients over the loaded rows: zero the gradients,
- * forward in training mode, backward; *loss as qt_net_forward gives it.
+/* One training step's gradients over rows idx[0..n) of batch b (as
+ * qt_net_load takes them): load, zero the gradients, forward in
+ * training mode, backward; *loss as qt_net_forward gives it.
  * Networks built with cfg.chunked whose layers all work row by row (no
  * batch normalisation, no dropout), without class weights and with few
  * parameters run the batch in chunks of rows that keep every activation
  * in the core's cache, the chunks spread over the pool's threads, each
  * chunk on a replica of the network (nn/step.c).  The chunks and the
  * order their gradients are summed in depend on the batch size only, so
- * the result is the same for every thread count.  Afterwards the losses'
- * predictions and the outputs hold the whole batch's values, as after
- * qt_net_forward; other activations are not valid. */
-int qt_net_train_step(qt_net *net, double *loss);
+ * the result is the same for every thread count.  Afterwards the inputs,
+ * targets, losses' predictions and outputs hold the whole batch's
+ * values, as after qt_net_load and qt_net_forward; other activations
+ * are not valid. */
+int qt_net_train_step(qt_net *net, const qt_batch *b, const int64_t *idx,
+		      int64_t n, double *loss);
 /* Whether net runs its training steps in chunks (for reports). */
 int qt_net_chunk_rows(const qt_net *net);
 

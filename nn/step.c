@@ -8,9 +8,10 @@
  * whole forward and backward pass of a chunk stays in the core's L2
  * cache.  Each chunk runs on a replica of the network (same model,
  * buffers for CHUNK_ROWS rows, kernels on the calling thread); the
- * replicas take the network's weights at the start of a step, add
- * their chunks' gradients into their own gradient buffers, and the
- * network's gradients are their sum.
+ * replicas take the network's weights at the start of a step, load
+ * their chunks' rows straight from the batch, add their chunks'
+ * gradients into their own gradient buffers, and the network's
+ * gradients are their sum.
  *
  * Determinism: chunk j of a batch goes to replica j mod NREP, each
  * replica runs its chunks in order, and the replicas' gradients are
@@ -39,12 +40,15 @@
 struct replica {
 	qt_net *net;
 	double loss[QT_NET_MAX_LOSSES]; /* this step's share of each loss */
+	int64_t rows[CHUNK_ROWS];       /* batch rows of the chunk */
 	int rc;
 	char msg[256];
 };
 
 typedef struct qt_chunks {
 	struct replica rep[NREP];
+	const qt_batch *b;              /* the step's batch and rows */
+	const int64_t *idx;
 } qt_chunks;
 
 static int chunkable(const qt_net *net)
@@ -127,11 +131,18 @@ static void sync_weights(qt_net *rep, const qt_net *net)
 		}
 }
 
-/* The values the caller may read after the step: losses' predictions
- * and outputs, rows [at, at + n). */
+/* The values the caller may read after the step: inputs, targets,
+ * losses' predictions and outputs, rows [at, at + n). */
 static void copy_results_back(qt_net *net, const qt_net *rep, int64_t at,
 			      int64_t n)
 {
+	for (int i = 0; i < net->nnodes; i++)
+		if (!net->nodes[i].layer)
+			copy_rows(net->nodes[i].out, at, rep->nodes[i].out, 0, n);
+	for (int t = 0; t < net->ntargets; t++)
+		if (net->targets[t].value)
+			copy_rows(net->targets[t].value, at, rep->targets[t].value,
+				  0, n);
 	for (int i = 0; i < net->nlosses; i++) {
 		int p = net->losses[i].pred;
 		copy_rows(net->nodes[p].out, at, rep->nodes[p].out, 0, n);
@@ -144,17 +155,14 @@ static void copy_results_back(qt_net *net, const qt_net *rep, int64_t at,
 
 static int run_chunk(qt_net *net, struct replica *r, int64_t at, int64_t n)
 {
+	const qt_chunks *c = net->chunks;
 	qt_net *rep = r->net;
 	int rc;
 
-	for (int i = 0; i < net->nnodes; i++)
-		if (!net->nodes[i].layer)
-			copy_rows(rep->nodes[i].out, 0, net->nodes[i].out, at, n);
-	for (int t = 0; t < net->ntargets; t++)
-		if (net->targets[t].value)
-			copy_rows(rep->targets[t].value, 0, net->targets[t].value,
-				  at, n);
-	rep->n = n;
+	for (int64_t i = 0; i < n; i++)
+		r->rows[i] = c->idx ? c->idx[at + i] : at + i;
+	if ((rc = qt_net_load(rep, c->b, r->rows, n)) < 0)
+		return rc;
 	/* Each chunk's losses are means over its rows: weighted by its
 	 * share of the batch they add up to the batch's means. */
 	rep->loss_scale = (double)n / (double)net->n;
@@ -214,11 +222,15 @@ static void sum_gradients(qt_net *net)
 		}
 }
 
-static int chunked_step(qt_net *net, double *loss)
+static int chunked_step(qt_net *net, const qt_batch *b, const int64_t *idx,
+			int64_t n, double *loss)
 {
 	qt_chunks *c = net->chunks;
 	double total = 0;
 
+	net->n = n;
+	c->b = b;
+	c->idx = idx;
 	net->training = 1;
 	qt_pool_for(net->ctx.pool, NREP, replica_task, net);
 	for (int r = 0; r < NREP; r++)
@@ -237,11 +249,17 @@ static int chunked_step(qt_net *net, double *loss)
 	return 0;
 }
 
-int qt_net_train_step(qt_net *net, double *loss)
+int qt_net_train_step(qt_net *net, const qt_batch *b, const int64_t *idx,
+		      int64_t n, double *loss)
 {
 	int rc;
-	if (net->chunks && net->n > CHUNK_ROWS)
-		return chunked_step(net, loss);
+	if (n > net->max_batch || n < 0)
+		return qt_error(QT_EINTERNAL, "batch of %lld rows exceeds %lld",
+				(long long)n, (long long)net->max_batch);
+	if (net->chunks && n > CHUNK_ROWS)
+		return chunked_step(net, b, idx, n, loss);
+	if ((rc = qt_net_load(net, b, idx, n)) < 0)
+		return rc;
 	qt_net_zero_grad(net);
 	if ((rc = qt_net_forward(net, 1, loss)) < 0)
 		return rc;

@@ -240,9 +240,8 @@ static int run_epoch(struct trainer *t, int epoch, struct pass_stats *s,
 		double loss;
 		if (n == 1 && bn && t->ntrain > 1)
 			break;
-		if ((rc = qt_net_load(net, t->data, t->order + at, n)) < 0)
-			break;
-		if ((rc = qt_net_train_step(net, &loss)) < 0)
+		if ((rc = qt_net_train_step(net, t->data, t->order + at, n,
+					     &loss)) < 0)
 			break;
 		if (!isfinite(loss)) {
 			rc = qt_error(QT_ENUMERIC, "the loss became %g at epoch %d, "

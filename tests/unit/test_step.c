@@ -78,9 +78,7 @@ static int step(qt_net *net, const qt_header *h, const qt_batch *b,
 {
 	int rc = qt_net_bind(net, h);
 	if (rc == 0)
-		rc = qt_net_load(net, b, NULL, n);
-	if (rc == 0)
-		rc = qt_net_train_step(net, loss);
+		rc = qt_net_train_step(net, b, NULL, n, loss);
 	return rc;
 }
 
@@ -171,8 +169,8 @@ static void test_threads_bit_identical(void)
 		CHECK(l1 == l2);
 		CHECK(output_diff(one, two) == 0);
 		/* a second step reuses the replicas: same again */
-		CHECK_OK(qt_net_train_step(one, &l1));
-		CHECK_OK(qt_net_train_step(two, &l2));
+		CHECK_OK(qt_net_train_step(one, b, NULL, 300, &l1));
+		CHECK_OK(qt_net_train_step(two, b, NULL, 300, &l2));
 		grad_diff(one, two, &exact);
 		CHECK(exact && l1 == l2);
 	}
@@ -205,10 +203,69 @@ static void test_replicas_follow_weights(void)
 					((double *)pw->data)[e] *= 0.5;
 				}
 			}
-		CHECK_OK(qt_net_train_step(c, &lc));
-		CHECK_OK(qt_net_train_step(w, &lw));
+		CHECK_OK(qt_net_train_step(c, b, NULL, 300, &lc));
+		CHECK_OK(qt_net_train_step(w, b, NULL, 300, &lw));
 		CHECK(fabs(lc - lw) <= 1e-13 * fabs(lw));
 		CHECK(grad_diff(c, w, &exact) < 1e-11);
+	}
+	qt_net_free(c);
+	qt_net_free(w);
+	qt_batch_free(b);
+	qt_header_free(h);
+}
+
+/* Rows picked by an index, as the trainer's shuffled order: the same
+ * gradients chunked or whole. */
+static void test_index(void)
+{
+	qt_header *h = header();
+	qt_batch *b = batch(300);
+	qt_net *c = build(ROWWISE, QT_F64, 300, 1, NULL);
+	qt_net *w = build(ROWWISE, QT_F64, 300, 0, NULL);
+	int64_t idx[250];
+	double lc = 0, lw = 0;
+	int exact;
+	for (int i = 0; i < 250; i++)
+		idx[i] = (i * 7919) % 300;
+	CHECK(c && w);
+	if (c && w) {
+		CHECK_OK(qt_net_bind(c, h));
+		CHECK_OK(qt_net_bind(w, h));
+		CHECK_OK(qt_net_train_step(c, b, idx, 250, &lc));
+		CHECK_OK(qt_net_train_step(w, b, idx, 250, &lw));
+		CHECK(fabs(lc - lw) <= 1e-13 * fabs(lw));
+		CHECK(grad_diff(c, w, &exact) < 1e-11);
+		CHECK(output_diff(c, w) < 1e-13);
+	}
+	qt_net_free(c);
+	qt_net_free(w);
+	qt_batch_free(b);
+	qt_header_free(h);
+}
+
+/* A bad row in a later chunk: the error of the whole batch's load. */
+static void test_bad_rows(void)
+{
+	qt_header *h = header();
+	qt_batch *b = batch(300);
+	qt_net *c = build(ROWWISE, QT_F32, 300, 1, NULL);
+	qt_net *w = build(ROWWISE, QT_F32, 300, 0, NULL);
+	char want[256];
+	int rc;
+	CHECK(c && w);
+	if (c && w) {
+		((float *)b->t[0]->data)[250 * 200 + 17] = NAN;
+		rc = step(w, h, b, 300, NULL);
+		CHECK(rc == QT_ENUMERIC);
+		snprintf(want, sizeof want, "%s", qt_error_message(rc));
+		rc = step(c, h, b, 300, NULL);
+		CHECK(rc == QT_ENUMERIC);
+		CHECK(!strcmp(qt_error_message(rc), want));
+		((float *)b->t[0]->data)[250 * 200 + 17] = 0;
+		((int64_t *)b->t[2]->data)[299] = 3; /* 3 classes: 0..2 */
+		rc = step(c, h, b, 300, NULL);
+		CHECK(rc == QT_EFORMAT);
+		CHECK(strstr(qt_error_message(rc), "outside") != NULL);
 	}
 	qt_net_free(c);
 	qt_net_free(w);
@@ -244,6 +301,8 @@ int main(void)
 	RUN(test_chunked_equals_whole);
 	RUN(test_threads_bit_identical);
 	RUN(test_replicas_follow_weights);
+	RUN(test_index);
+	RUN(test_bad_rows);
 	RUN(test_not_chunked);
 	return test_done();
 }
