@@ -6,6 +6,7 @@
  * numbers by cell with a stable counting sort, and then, cell by cell in
  * (group value, bin) order, draws the kept samples: a partial Fisher-Yates
  * shuffle for down-sampling, draws with replacement for up-sampling.
+ * Bins below min_count are treated as empty before the targets are set.
  */
 #include "common/balancer.h"
 #include "common/error.h"
@@ -127,6 +128,7 @@ struct qt_balancer {
 	double lo, hi;        /* values: the range binned */
 	double kmin, kmax;    /* values: seen */
 	int64_t *before, *after; /* (ngroups, nbins) */
+	int64_t *target;      /* (ngroups) count per occupied bin */
 	int64_t out_of_range, kept;
 	int planned;
 };
@@ -140,9 +142,13 @@ int qt_balancer_new(qt_balancer **bp, const qt_balance_opts *o)
 	     (o->have_range && !(o->lo < o->hi && isfinite(o->lo) &&
 				 isfinite(o->hi)))))
 		return qt_error(QT_EUSAGE, "balancer: bad bins or range");
+	if (o->min_count < 0 || o->count < 0)
+		return qt_error(QT_EUSAGE, "balancer: negative min_count or count");
 	if (!(b = calloc(1, sizeof *b)))
 		return qt_error(QT_ENOMEM, "out of memory");
 	b->o = *o;
+	if (b->o.min_count == 0)
+		b->o.min_count = 1;
 	b->kmin = HUGE_VAL;
 	b->kmax = -HUGE_VAL;
 	*bp = b;
@@ -160,6 +166,7 @@ void qt_balancer_free(qt_balancer *b)
 	valset_free(&b->labels);
 	free(b->before);
 	free(b->after);
+	free(b->target);
 	free(b);
 }
 
@@ -297,32 +304,95 @@ static int empty_bin_error(const qt_balancer *b, int g, int k)
 			"there is nothing to copy");
 }
 
-/* Each group's target count per non-empty bin. */
-static int targets(qt_balancer *b, int64_t *target)
+static int sparse_bin_error(const qt_balancer *b, int g, int k, int64_t n)
+{
+	char gl[96], bl[96], where[256];
+	const char *key = name_or(b->o.key_name, "key");
+	qt_balancer_bin_label(b, k, bl, sizeof bl);
+	if (b->o.group_name)
+		snprintf(where, sizeof where, "%s %s has %lld sample%s in %s bin "
+			 "%d %s", b->o.group_name,
+			 qt_balancer_group_label(b, g, gl, sizeof gl),
+			 (long long)n, n == 1 ? "" : "s", key, k, bl);
+	else
+		snprintf(where, sizeof where, "%s bin %d %s has %lld sample%s",
+			 key, k, bl, (long long)n, n == 1 ? "" : "s");
+	return qt_error(QT_EUSAGE, "%s, fewer than --min-count %lld (use "
+			"--allow-empty to drop such bins, or a smaller "
+			"--min-count)", where, (long long)b->o.min_count);
+}
+
+/* Each group's target count per occupied bin (0 when none is). */
+static int targets(qt_balancer *b)
 {
 	int K = b->nbins;
 	for (int g = 0; g < b->groups.n; g++) {
 		const int64_t *c = b->before + (int64_t)g * K;
 		int64_t t = -1;
 		for (int k = 0; k < K; k++) {
-			if (c[k] == 0) {
-				if (!b->o.allow_empty)
-					return empty_bin_error(b, g, k);
-				continue;
+			if (c[k] < b->o.min_count) {
+				if (b->o.allow_empty)
+					continue;
+				return c[k] == 0 ? empty_bin_error(b, g, k) :
+				       sparse_bin_error(b, g, k, c[k]);
 			}
 			if (t < 0 || (b->o.mode == QT_BALANCE_DOWN ? c[k] < t :
 				      c[k] > t))
 				t = c[k];
 		}
-		target[g] = t < 0 ? 0 : t;
+		if (t >= 0 && b->o.count > 0)
+			t = b->o.count;
+		b->target[g] = t < 0 ? 0 : t;
 	}
 	return 0;
+}
+
+/* Mark t of the n samples p[0..n-1] of one cell, chosen without
+ * replacement (a partial Fisher-Yates shuffle of p). */
+static void keep_subset(qt_balancer *b, int64_t *p, int64_t n, int64_t t,
+			qt_rng *rng)
+{
+	for (int64_t j = 0; j < t; j++) {
+		int64_t r = j + (int64_t)qt_rng_below(rng, (uint64_t)(n - j));
+		int64_t tmp = p[j];
+		p[j] = p[r];
+		p[r] = tmp;
+		b->copies[p[j]] = 1;
+	}
+}
+
+/* Keep all n samples of a cell; in up mode add copies, drawn with
+ * replacement, up to t. */
+static void keep_all(qt_balancer *b, const int64_t *p, int64_t n, int64_t t,
+		     qt_rng *rng)
+{
+	for (int64_t j = 0; j < n; j++)
+		b->copies[p[j]] = 1;
+	if (b->o.mode != QT_BALANCE_UP)
+		return;
+	for (int64_t j = n; j < t; j++)
+		b->copies[p[qt_rng_below(rng, (uint64_t)n)]]++;
+}
+
+/* Select the samples of cell c (its n samples are p[0..n-1]); returns
+ * how many copies it writes. */
+static int64_t fill_cell(qt_balancer *b, int64_t c, int64_t *p, qt_rng *rng)
+{
+	int64_t n = b->before[c], t = b->target[c / b->nbins];
+	if (n < b->o.min_count)
+		return 0;
+	if (b->o.mode == QT_BALANCE_DOWN ? n >= t : n > t) {
+		keep_subset(b, p, n, t, rng);
+		return t;
+	}
+	keep_all(b, p, n, t, rng);
+	return b->o.mode == QT_BALANCE_UP ? t : n;
 }
 
 int qt_balancer_plan(qt_balancer *b)
 {
 	int K, G, rc = 0;
-	int64_t ncell, *start = NULL, *perm = NULL, *target = NULL;
+	int64_t ncell, *start = NULL, *perm = NULL;
 	int32_t *cell = NULL;
 	qt_rng rng;
 
@@ -339,10 +409,10 @@ int qt_balancer_plan(qt_balancer *b)
 	b->after = calloc((size_t)(ncell ? ncell : 1), sizeof *b->after);
 	b->copies = calloc((size_t)(b->n ? b->n : 1), sizeof *b->copies);
 	start = calloc((size_t)ncell + 1, sizeof *start);
-	target = calloc((size_t)(G ? G : 1), sizeof *target);
+	b->target = calloc((size_t)(G ? G : 1), sizeof *b->target);
 	perm = malloc((size_t)(b->n ? b->n : 1) * sizeof *perm);
 	cell = malloc((size_t)(b->n ? b->n : 1) * sizeof *cell);
-	if (!b->before || !b->after || !b->copies || !start || !target ||
+	if (!b->before || !b->after || !b->copies || !start || !b->target ||
 	    !perm || !cell) {
 		rc = qt_error(QT_ENOMEM, "out of memory");
 		goto out;
@@ -353,7 +423,7 @@ int qt_balancer_plan(qt_balancer *b)
 		if (cell[i] >= 0)
 			b->before[cell[i]]++;
 	}
-	if ((rc = targets(b, target)) < 0)
+	if ((rc = targets(b)) < 0)
 		goto out;
 	/* Stable counting sort of the sample numbers by cell. */
 	for (int64_t c = 0; c < ncell; c++)
@@ -367,25 +437,8 @@ int qt_balancer_plan(qt_balancer *b)
 	qt_rng_seed(&rng, b->o.seed, 0);
 	b->kept = 0;
 	for (int64_t c = 0; c < ncell; c++) {
-		int64_t n = b->before[c], t = n ? target[c / K] : 0;
-		int64_t *p = perm + start[c];
-		if (b->o.mode == QT_BALANCE_DOWN) {
-			for (int64_t j = 0; j < t; j++) {
-				int64_t r = j + (int64_t)qt_rng_below(&rng,
-								      (uint64_t)(n - j));
-				int64_t tmp = p[j];
-				p[j] = p[r];
-				p[r] = tmp;
-				b->copies[p[j]] = 1;
-			}
-		} else {
-			for (int64_t j = 0; j < n; j++)
-				b->copies[p[j]] = 1;
-			for (int64_t j = n; j < t; j++)
-				b->copies[p[qt_rng_below(&rng, (uint64_t)n)]]++;
-		}
-		b->after[c] = t;
-		b->kept += t;
+		b->after[c] = fill_cell(b, c, perm + start[c], &rng);
+		b->kept += b->after[c];
 	}
 	b->planned = 1;
 out:
@@ -394,7 +447,6 @@ out:
 	free(start);
 	free(perm);
 	free(cell);
-	free(target);
 	return rc;
 }
 
@@ -439,6 +491,24 @@ int64_t qt_balancer_count(const qt_balancer *b, int g, int k, int after)
 	if (!b->before || g < 0 || g >= b->groups.n || k < 0 || k >= b->nbins)
 		return 0;
 	return (after ? b->after : b->before)[(int64_t)g * b->nbins + k];
+}
+
+int qt_balancer_cell(const qt_balancer *b, int g, int k)
+{
+	int64_t n = qt_balancer_count(b, g, k, 0);
+	if (n == 0)
+		return QT_CELL_EMPTY;
+	if (n < b->o.min_count)
+		return QT_CELL_SPARSE;
+	return qt_balancer_count(b, g, k, 1) < qt_balancer_target(b, g) ?
+	       QT_CELL_SHORT : QT_CELL_TARGET;
+}
+
+int64_t qt_balancer_target(const qt_balancer *b, int g)
+{
+	if (!b->target || g < 0 || g >= b->groups.n)
+		return 0;
+	return b->target[g];
 }
 
 const char *qt_balancer_group_label(const qt_balancer *b, int g, char *buf,

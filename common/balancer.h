@@ -13,10 +13,16 @@
  *         replacement, up to the size of the group's largest bin (as
  *         imbalanced-learn's RandomOverSampler does).
  *
+ * A bin with fewer than min_count samples (default 1) counts as empty.
  * An empty bin inside a group is an error (down-sampling would empty the
  * group; up-sampling has nothing to copy) unless allow_empty is set: then
- * the group's empty bins stay empty and the others are balanced among
- * themselves.  Groups are the distinct values seen; bins of values follow
+ * the group's empty bins stay empty (their samples are dropped) and the
+ * others are balanced among themselves; empty bins never set the target.
+ *
+ * With count > 0 the target of every occupied bin is `count` instead of
+ * the group's smallest (down) or largest (up) bin: bins with more samples
+ * keep a random subset of `count`; bins with fewer are kept whole (down,
+ * "short" bins) or topped up with copies drawn with replacement (up).  Groups are the distinct values seen; bins of values follow
  * numpy.histogram: edges lo + k (hi - lo) / nbins (in double precision),
  * every bin half-open [a, b) except the last [a, hi]; values outside
  * [lo, hi] are dropped and counted.  Without a range, [lo, hi] is the
@@ -50,6 +56,8 @@ typedef struct qt_balance_opts {
 	int nclasses;      /* classes: labels are 0..nclasses-1 (the header's
 			    * class names); 0: the distinct labels seen */
 	int allow_empty;   /* skip empty bins instead of failing */
+	int64_t min_count; /* bins with fewer samples count as empty (0: 1) */
+	int64_t count;     /* the target per bin; 0: the smallest / largest */
 	uint64_t seed;
 	/* For messages and labels only (may be NULL): */
 	const char *key_name;            /* the binned / class field */
@@ -73,7 +81,7 @@ void qt_balancer_free(qt_balancer *b);
 int qt_balancer_add(qt_balancer *b, double group, double key);
 
 /* Decide the copies of every sample.  QT_EUSAGE naming the group and bin
- * when a bin is empty and allow_empty is not set. */
+ * when a bin is empty (or below min_count) and allow_empty is not set. */
 int qt_balancer_plan(qt_balancer *b);
 
 /* After planning: copies of sample i (0-based, in the order added). */
@@ -90,6 +98,16 @@ void qt_balancer_range(const qt_balancer *b, double *lo, double *hi);
 /* Samples of group g (in increasing group value) and bin k, before and
  * after balancing. */
 int64_t qt_balancer_count(const qt_balancer *b, int g, int k, int after);
+/* What balancing did to bin k of group g. */
+enum qt_balance_cell {
+	QT_CELL_EMPTY = 0,  /* no samples */
+	QT_CELL_SPARSE = 1, /* fewer than min_count: all dropped */
+	QT_CELL_SHORT = 2,  /* below the target, kept whole (down, count) */
+	QT_CELL_TARGET = 3  /* holds the group's target */
+};
+int qt_balancer_cell(const qt_balancer *b, int g, int k);
+/* The count per occupied bin of group g (0 when it has none). */
+int64_t qt_balancer_target(const qt_balancer *b, int g);
 /* Group g as text: its class name, or its value ("8.5"). */
 const char *qt_balancer_group_label(const qt_balancer *b, int g, char *buf,
 				    size_t len);

@@ -57,17 +57,23 @@ quanta simulate eor -n "$n" --seed "$seed" |
 # in the test set).  --allow-empty: at z = 8 no run of the default zeta
 # range is still above xHI 0.6; those bins are empty because of physics,
 # not because of a bad binning.  --range 0,1: bins of 0.1 in xHI.
-echo "== balance 10 xHI bins per redshift" >&2
+# --min-count: an average occupied (redshift, xHI) bin holds about n/50
+# maps; a bin with less than 40% of that (n/125: 16 of 2000) is the
+# sparse tail of its redshift's xHI distribution, and is dropped rather
+# than down-sampling every other bin of that redshift to its 1 or 2 maps
+# (seed 1: 917 maps kept instead of 634).
+min_count=$((n / 125 > 1 ? n / 125 : 1))
+echo "== balance 10 xHI bins per redshift (--min-count $min_count)" >&2
 quanta balance --field xHI --bins 10 --range 0,1 --by redshift --allow-empty \
-	--seed "$seed" -i filtered.qs -o balanced.qs
+	--min-count "$min_count" --seed "$seed" -i filtered.qs -o balanced.qs
 
 if [ "$splitby" = run ]; then
-	# quanta split has no grouping option: it would spread the maps of one
-	# run (one zeta, one set of density fields seen at five redshifts)
-	# over train and test.  Two range filters on `run` do a grouped split.
-	echo "== split by run: runs 0-$((cut - 1)) train, $cut-$((runs - 1)) test" >&2
-	quanta filter --field run --lt "$cut" -i balanced.qs -o train.qs
-	quanta filter --field run --min "$cut" -i balanced.qs -o test.qs
+	# The maps of one run (one zeta, one set of density fields seen at five
+	# redshifts) must not sit on both sides: --group run keeps every run
+	# whole and gives the test part a random 20% of the maps in whole runs.
+	echo "== split 80/20 by run (whole runs on either side)" >&2
+	quanta split --train 0.8 --group run --seed "$seed" -i balanced.qs \
+		-o train.qs --test-out test.qs
 else
 	echo "== split 80/20 at random (maps of one run in both parts)" >&2
 	quanta split --train 0.8 --seed "$seed" -i balanced.qs -o train.qs --test-out test.qs

@@ -5,7 +5,9 @@
  * each group of samples that share a value of another scalar field (e.g.
  * the redshift).  Down-sampling keeps a random subset of every bin as
  * large as its group's smallest bin; up-sampling adds random copies (with
- * replacement) up to the largest.  common/balancer.h makes the plan.
+ * replacement) up to the largest.  --min-count K treats bins with fewer
+ * than K samples as empty; --count N sets the target per bin to N.
+ * common/balancer.h makes the plan.
  *
  * Two passes: the first reads the stream and keeps 16 bytes per sample
  * (its group, its key, later its number of copies) while
@@ -48,6 +50,13 @@ static const char help[] =
 	"                         (with replacement) up to the largest bin\n"
 	"      --allow-empty      balance the non-empty bins of a group and leave\n"
 	"                         its empty bins empty, instead of failing\n"
+	"      --min-count K      bins with fewer than K samples count as empty\n"
+	"                         (default 1): an error, or with --allow-empty\n"
+	"                         dropped, never setting the target\n"
+	"      --count N          N samples per bin instead of the smallest (or\n"
+	"                         largest) bin's: fuller bins are down-sampled to\n"
+	"                         N; smaller ones are kept whole, or with --mode up\n"
+	"                         topped up with copies to N\n"
 	"      --seed S           seed of the random choice (default 0)\n"
 	"  -q, --quiet            do not print the table of counts on stderr\n"
 	"  -h, --help             show this help\n"
@@ -61,12 +70,14 @@ static const char help[] =
 	"Examples:\n"
 	"  quanta balance --field xHI --bins 10 --range 0,1 --by redshift \\\n"
 	"      -i eor.qs -o balanced.qs\n"
+	"  quanta balance --field xHI --bins 10 --range 0,1 --by redshift \\\n"
+	"      --allow-empty --min-count 10 --count 30 -i eor.qs -o balanced.qs\n"
 	"  quanta simulate jets -n 5000 | quanta balance --class labels --mode up \\\n"
 	"      --seed 3 | quanta inspect\n";
 
 struct opts {
 	const char *input, *output, *field, *class_field, *by;
-	long long bins, seed;
+	long long bins, seed, min_count, count;
 	int have_range, bins_given, allow_empty, quiet, mode;
 	double lo, hi;
 };
@@ -143,6 +154,8 @@ static int resolve(const struct opts *o, const qt_header *h,
 	}
 	bo->mode = o->mode;
 	bo->allow_empty = o->allow_empty;
+	bo->min_count = o->min_count;
+	bo->count = o->count;
 	bo->seed = (uint64_t)o->seed;
 	return 0;
 }
@@ -260,6 +273,12 @@ static int output_header(qt_header **out, const qt_header *in,
 	if (rc >= 0)
 		rc = qt_header_add_param(h, step, "balance.mode",
 					 o->mode == QT_BALANCE_UP ? "up" : "down");
+	snprintf(v, sizeof v, "%lld", o->min_count);
+	if (rc >= 0)
+		rc = qt_header_add_param(h, step, "balance.min_count", v);
+	snprintf(v, sizeof v, "%lld", o->count);
+	if (rc >= 0 && o->count)
+		rc = qt_header_add_param(h, step, "balance.count", v);
 	snprintf(v, sizeof v, "%lld", o->seed);
 	if (rc >= 0)
 		rc = qt_header_add_param(h, step, "balance.seed", v);
@@ -277,32 +296,110 @@ static int output_header(qt_header **out, const qt_header *in,
 	return 0;
 }
 
+/* Bins and samples of every group that --min-count dropped or that stay
+ * below --count. */
+struct tally {
+	int sparse_bins, short_bins;
+	int64_t sparse_samples;
+};
+
+static struct tally count_cells(const qt_balancer *bal)
+{
+	struct tally t = {0};
+	int G = qt_balancer_ngroups(bal), K = qt_balancer_nbins(bal);
+	for (int g = 0; g < G; g++)
+		for (int k = 0; k < K; k++)
+			switch (qt_balancer_cell(bal, g, k)) {
+			case QT_CELL_SPARSE:
+				t.sparse_bins++;
+				t.sparse_samples += qt_balancer_count(bal, g, k, 0);
+				break;
+			case QT_CELL_SHORT:
+				t.short_bins++;
+				break;
+			}
+	return t;
+}
+
+static const char *mode_verb(const struct opts *o)
+{
+	if (o->mode == QT_BALANCE_UP)
+		return o->count ? "resampled" : "up-sampled";
+	return "down-sampled";
+}
+
+/* The first lines: what was balanced, and what was dropped and why. */
+static void report_summary(const struct opts *o, const qt_balancer *bal)
+{
+	int K = qt_balancer_nbins(bal);
+	struct tally t = count_cells(bal);
+	char per[64] = "";
+	double lo, hi;
+
+	qt_balancer_range(bal, &lo, &hi);
+	if (o->count)
+		snprintf(per, sizeof per, " (%lld per bin)", o->count);
+	if (o->class_field)
+		qt_cli_note("%s %lld samples to %lld%s: classes of '%s'%s%s",
+			    mode_verb(o), (long long)qt_balancer_samples(bal),
+			    (long long)qt_balancer_kept(bal), per, o->class_field,
+			    o->by ? ", by " : "", o->by ? o->by : "");
+	else
+		qt_cli_note("%s %lld samples to %lld%s: '%s' in %d bins of "
+			    "width %g over [%g, %g]%s%s", mode_verb(o),
+			    (long long)qt_balancer_samples(bal),
+			    (long long)qt_balancer_kept(bal), per, o->field, K,
+			    (hi - lo) / K, lo, hi, o->by ? ", by " : "",
+			    o->by ? o->by : "");
+	if (qt_balancer_out_of_range(bal))
+		qt_cli_note("%lld samples outside [%g, %g] dropped",
+			    (long long)qt_balancer_out_of_range(bal), lo, hi);
+	if (t.sparse_bins)
+		qt_cli_note("%lld sample%s dropped: %d bin%s with fewer than "
+			    "--min-count %lld samples", (long long)t.sparse_samples,
+			    t.sparse_samples == 1 ? "" : "s", t.sparse_bins,
+			    t.sparse_bins == 1 ? "" : "s", o->min_count);
+	if (t.short_bins)
+		qt_cli_note("%d bin%s with fewer than --count %lld samples kept "
+			    "whole (--mode up would copy them up to %lld)",
+			    t.short_bins, t.short_bins == 1 ? "" : "s", o->count,
+			    o->count);
+}
+
+/* "(2 empty; 1 under --min-count: 9 dropped; 1 short: kept whole)" for
+ * group g. */
+static void report_notes(const qt_balancer *bal, int g)
+{
+	int K = qt_balancer_nbins(bal), n[4] = {0}, any = 0;
+	int64_t dropped = 0;
+	for (int k = 0; k < K; k++) {
+		int c = qt_balancer_cell(bal, g, k);
+		n[c]++;
+		if (c == QT_CELL_SPARSE)
+			dropped += qt_balancer_count(bal, g, k, 0);
+	}
+	if (n[QT_CELL_EMPTY])
+		fprintf(stderr, "%s%d empty", any++ ? ", " : " (",
+			n[QT_CELL_EMPTY]);
+	if (n[QT_CELL_SPARSE])
+		fprintf(stderr, "%s%d under --min-count: %lld dropped",
+			any++ ? "; " : " (", n[QT_CELL_SPARSE],
+			(long long)dropped);
+	if (n[QT_CELL_SHORT])
+		fprintf(stderr, "%s%d short: kept whole", any++ ? "; " : " (",
+			n[QT_CELL_SHORT]);
+	if (any)
+		fputc(')', stderr);
+}
+
 /* The counts per (group, bin) before, and the count per bin after. */
 static void report(const struct opts *o, const qt_balancer *bal)
 {
 	int G = qt_balancer_ngroups(bal), K = qt_balancer_nbins(bal);
 	int gw = o->by ? (int)strlen(o->by) : 3, cw = 1;
 	char lab[96];
-	double lo, hi;
 
-	qt_balancer_range(bal, &lo, &hi);
-	if (o->class_field)
-		qt_cli_note("%s-sampled %lld samples to %lld: classes of '%s'%s%s",
-			    o->mode == QT_BALANCE_UP ? "up" : "down",
-			    (long long)qt_balancer_samples(bal),
-			    (long long)qt_balancer_kept(bal), o->class_field,
-			    o->by ? ", by " : "", o->by ? o->by : "");
-	else
-		qt_cli_note("%s-sampled %lld samples to %lld: '%s' in %d bins of "
-			    "width %g over [%g, %g]%s%s",
-			    o->mode == QT_BALANCE_UP ? "up" : "down",
-			    (long long)qt_balancer_samples(bal),
-			    (long long)qt_balancer_kept(bal), o->field, K,
-			    (hi - lo) / K, lo, hi, o->by ? ", by " : "",
-			    o->by ? o->by : "");
-	if (qt_balancer_out_of_range(bal))
-		qt_cli_note("%lld samples outside [%g, %g] dropped",
-			    (long long)qt_balancer_out_of_range(bal), lo, hi);
+	report_summary(o, bal);
 	if (G == 0)
 		return;
 	/* Column widths: the largest count or bin label. */
@@ -329,21 +426,15 @@ static void report(const struct opts *o, const qt_balancer *bal)
 			fprintf(stderr, " %*d", cw, k);
 	fprintf(stderr, " | after\n");
 	for (int g = 0; g < G; g++) {
-		int64_t after = 0;
-		int empty = 0;
 		fprintf(stderr, "  %-*s |", gw,
 			o->by ? qt_balancer_group_label(bal, g, lab, sizeof lab)
 			      : "all");
-		for (int k = 0; k < K; k++) {
-			int64_t n = qt_balancer_count(bal, g, k, 0);
-			fprintf(stderr, " %*lld", cw, (long long)n);
-			if (qt_balancer_count(bal, g, k, 1))
-				after = qt_balancer_count(bal, g, k, 1);
-			empty += n == 0;
-		}
-		fprintf(stderr, " | %lld per bin", (long long)after);
-		if (empty)
-			fprintf(stderr, " (%d empty)", empty);
+		for (int k = 0; k < K; k++)
+			fprintf(stderr, " %*lld", cw,
+				(long long)qt_balancer_count(bal, g, k, 0));
+		fprintf(stderr, " | %lld per bin",
+			(long long)qt_balancer_target(bal, g));
+		report_notes(bal, g);
 		fputc('\n', stderr);
 	}
 }
@@ -360,14 +451,17 @@ int main(int argc, char **argv)
 		{"by", required_argument, 0, 'y'},
 		{"mode", required_argument, 0, 'm'},
 		{"allow-empty", no_argument, 0, 'E'},
+		{"min-count", required_argument, 0, 'K'},
+		{"count", required_argument, 0, 'N'},
 		{"seed", required_argument, 0, 'S'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
-	struct opts o = {.input = "-", .output = "-", .bins = 10};
+	struct opts o = {.input = "-", .output = "-", .bins = 10, .min_count = 1};
 	const char *range = NULL, *mode = NULL, *bins = NULL, *seed = NULL;
+	const char *min_count = NULL, *count = NULL;
 	qt_reader *rd = NULL;
 	qt_spool *sp = NULL;
 	qt_balancer *bal = NULL;
@@ -393,6 +487,8 @@ int main(int argc, char **argv)
 		case 'y': o.by = optarg; break;
 		case 'm': mode = optarg; break;
 		case 'E': o.allow_empty = 1; break;
+		case 'K': min_count = optarg; break;
+		case 'N': count = optarg; break;
 		case 'S': seed = optarg; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': return qt_cli_help(help);
@@ -413,6 +509,10 @@ int main(int argc, char **argv)
 					&o.bins)) < 0) ||
 	    (seed && (rc = qt_parse_int(seed, "--seed", 0, INT64_MAX,
 					&o.seed)) < 0) ||
+	    (min_count && (rc = qt_parse_int(min_count, "--min-count", 1,
+					     INT32_MAX, &o.min_count)) < 0) ||
+	    (count && (rc = qt_parse_int(count, "--count", 1, INT32_MAX,
+					 &o.count)) < 0) ||
 	    (range && (rc = parse_range(range, &o.lo, &o.hi)) < 0))
 		return qt_cli_usage("%s", qt_error_message(rc));
 	o.have_range = range != NULL;

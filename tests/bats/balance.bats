@@ -355,3 +355,141 @@ w = ps.Writer(open('$T/empty.qs', 'wb'), [ps.field('xHI', '<f4', [])]); w.close(
 	run $PY "$ROOT/tests/pystream.py" dump "$T/out.qs"
 	[[ "$output" == *'"samples": 0'* ]]
 }
+
+@test "balance --min-count: sparse bins are dropped and do not set the target" {
+	# z=8 bin 0 has 1 sample: dropped, so z=8 keeps 2 per bin in bins 1-3
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--min-count 2 --allow-empty -i "$T/eor.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "quanta-balance: down-sampled 37 samples to 26: 'xHI' in 4 bins of width 0.25 over [0, 1], by redshift" ]
+	[ "${lines[1]}" = "quanta-balance: 1 sample dropped: 1 bin with fewer than --min-count 2 samples" ]
+	[ "${lines[3]}" = "  7        | 5 3 4 2 | 2 per bin" ]
+	[ "${lines[4]}" = "  8        | 1 2 2 6 | 2 per bin (1 under --min-count: 1 dropped)" ]
+	[ "${lines[5]}" = "  9        | 3 3 3 3 | 3 per bin" ]
+	run cells "$T/out.qs"
+	expected="7 0 2
+7 1 2
+7 2 2
+7 3 2
+8 1 2
+8 2 2
+8 3 2
+9 0 3
+9 1 3
+9 2 3
+9 3 3"
+	[ "$(printf '%s\n' "${lines[@]:0:11}")" = "$expected" ]
+	# 3 samples per bin and more: z=7 and z=8 lose their sparse bins
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--min-count 3 --allow-empty -i "$T/eor.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"down-sampled 37 samples to 27"* ]]
+	[[ "$output" == *"7 samples dropped: 4 bins with fewer than --min-count 3 samples"* ]]
+	[[ "$output" == *"| 5 3 4 2 | 3 per bin (1 under --min-count: 2 dropped)"* ]]
+	[[ "$output" == *"| 1 2 2 6 | 6 per bin (3 under --min-count: 5 dropped)"* ]]
+}
+
+@test "balance --min-count 1 is the default; a sparse bin without --allow-empty is an error" {
+	quanta balance --field xHI --bins 4 --range 0,1 --by redshift --seed 4 \
+		-q -i "$T/eor.qs" -o "$T/a.qs"
+	quanta balance --field xHI --bins 4 --range 0,1 --by redshift --seed 4 \
+		--min-count 1 -q -i "$T/eor.qs" -o "$T/b.qs"
+	cmp <($PY "$ROOT/tests/pystream.py" samples "$T/a.qs") \
+		<($PY "$ROOT/tests/pystream.py" samples "$T/b.qs")
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--min-count 2 -i "$T/eor.qs" -o "$T/out.qs"
+	assert_usage_error balance
+	[[ "$output" == *"redshift 8 has 1 sample in xHI bin 0 [0, 0.25), fewer than --min-count 2"*"--allow-empty"* ]]
+	assert_no_file "$T/out.qs"
+}
+
+@test "balance --count: fuller bins down to N, smaller ones kept whole and reported" {
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--count 3 --seed 2 -i "$T/eor.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "quanta-balance: down-sampled 37 samples to 31 (3 per bin): 'xHI' in 4 bins of width 0.25 over [0, 1], by redshift" ]
+	[ "${lines[1]}" = "quanta-balance: 4 bins with fewer than --count 3 samples kept whole (--mode up would copy them up to 3)" ]
+	[ "${lines[3]}" = "  7        | 5 3 4 2 | 3 per bin (1 short: kept whole)" ]
+	[ "${lines[4]}" = "  8        | 1 2 2 6 | 3 per bin (3 short: kept whole)" ]
+	[ "${lines[5]}" = "  9        | 3 3 3 3 | 3 per bin" ]
+	run cells "$T/out.qs"
+	expected="7 0 3
+7 1 3
+7 2 3
+7 3 2
+8 0 1
+8 1 2
+8 2 2
+8 3 3
+9 0 3
+9 1 3
+9 2 3
+9 3 3"
+	[ "$(printf '%s\n' "${lines[@]:0:12}")" = "$expected" ]
+	ids=(${lines[12]#ids: })
+	[ "$(printf '%s\n' "${ids[@]}" | sort -n -u | wc -l)" -eq 31 ]
+	# the same seed, the same samples
+	quanta balance --field xHI --bins 4 --range 0,1 --by redshift --count 3 \
+		--seed 2 -q -i "$T/eor.qs" -o "$T/again.qs"
+	cmp <($PY "$ROOT/tests/pystream.py" samples "$T/out.qs") \
+		<($PY "$ROOT/tests/pystream.py" samples "$T/again.qs")
+}
+
+@test "balance --count with --mode up: every bin exactly N, copies only of small bins" {
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--count 4 --mode up --seed 5 -i "$T/eor.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "quanta-balance: resampled 37 samples to 48 (4 per bin): "* ]]
+	run cells "$T/out.qs"
+	for z in 7 8 9; do
+		for k in 0 1 2 3; do
+			[[ "$output" == *"$z $k 4"* ]]
+		done
+	done
+	ids=(${lines[12]#ids: })
+	[ "${#ids[@]}" -eq 48 ]
+	# z=7 bin 0 (5) and z=8 bin 3 (6) are down-sampled to 4, every other
+	# sample is kept: 37 - 1 - 2 distinct samples
+	[ "$(printf '%s\n' "${ids[@]}" | sort -n -u | wc -l)" -eq 34 ]
+	[ "$(printf '%s\n' "${ids[@]}" | sort -n | tr '\n' ' ')" = \
+	  "$(printf '%s ' "${ids[@]}")" ]
+}
+
+@test "balance --count and --min-count together, with classes; provenance" {
+	run quanta balance --field xHI --bins 4 --range 0,1 --by redshift \
+		--count 3 --min-count 2 --allow-empty -i "$T/eor.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"down-sampled 37 samples to 30 (3 per bin)"* ]]
+	[[ "$output" == *"| 1 2 2 6 | 3 per bin (1 under --min-count: 1 dropped; 2 short: kept whole)"* ]]
+	run quanta inspect --header "$T/out.qs"
+	[[ "$output" == *"balance.min_count=2"* ]]
+	[[ "$output" == *"balance.count=3"* ]]
+	[[ "$output" == *"balance.samples_out=30"* ]]
+	# classes a: 30, b: 7, c: 0; b is under --min-count 8, a gives 20
+	$PY "$T/eor.py" "$ROOT/tests" "$T/lab.qs" --labels
+	run quanta balance --class labels --min-count 8 --count 20 --allow-empty \
+		-i "$T/lab.qs" -o "$T/out.qs"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"down-sampled 37 samples to 20 (20 per bin): classes of 'labels'"* ]]
+	[[ "$output" == *"| 30  7  0 | 20 per bin (1 empty; 1 under --min-count: 7 dropped)"* ]]
+}
+
+@test "balance --help mentions --min-count and --count" {
+	run quanta balance --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--min-count K"* ]]
+	[[ "$output" == *"--count N"* ]]
+	[[ "$output" == *"--min-count 10 --count 30"* ]]
+}
+
+@test "balance: bad --min-count and --count values" {
+	for args in "--min-count 0" "--min-count -3" "--min-count 2.5" \
+		"--min-count abc" "--min-count ''" "--count 0" "--count -1" \
+		"--count 1.5" "--count 1e3" "--count 99999999999" "--min-count"; do
+		eval "run quanta balance --field xHI --bins 4 --allow-empty -i \"\$T/eor.qs\" -o \"\$T/out.qs\" $args"
+		echo "$args: $output"
+		assert_usage_error balance
+		[[ "$output" == *"--min-count"* || "$output" == *"--count"* ]]
+		assert_no_file "$T/out.qs"
+	done
+}

@@ -1,6 +1,9 @@
 /* test_splitter.c: common/splitter.h keeps every stratum's part counts at
  * floor or ceil of n * fraction after every window, is reproducible for a
- * seed, and does not copy a periodic input order into the parts. */
+ * seed, and does not copy a periodic input order into the parts.  The
+ * grouped split keeps groups whole, meets the fractions in samples to
+ * within a group, ignores the order of the samples and picks groups at
+ * random. */
 #include "common/error.h"
 #include "common/rng.h"
 #include "common/splitter.h"
@@ -134,11 +137,194 @@ static void test_rejects_bad_fractions(void)
 	qt_splitter_free(sp);
 }
 
+/* Add `size[g]` samples of group values `value[g]`, interleaved: sample j
+ * of the stream belongs to group (j * step) mod ngroups while groups last. */
+static void add_groups(qt_group_splitter *gs, const double *value,
+		       const int64_t *size, int ngroups, int step)
+{
+	int64_t left[64], total = 0;
+	for (int g = 0; g < ngroups; g++) {
+		left[g] = size[g];
+		total += size[g];
+	}
+	for (int64_t j = 0, g = 0; j < total; g = (g + step) % ngroups) {
+		if (!left[g])
+			continue;
+		left[g]--;
+		j++;
+		CHECK_OK(qt_group_splitter_add(gs, value[g]));
+	}
+}
+
+/* Random group sizes and fractions: no part exceeds its share of the
+ * samples by a whole group, none falls short by more than the others
+ * exceed theirs, and the per-part tallies add up. */
+static void test_groups_meet_fractions(void)
+{
+	qt_rng r;
+	qt_rng_seed(&r, 5, 0);
+	for (int trial = 0; trial < 200; trial++) {
+		int nparts = 2 + (int)qt_rng_below(&r, 2), ngroups;
+		double frac[3], sum = 0, value[64];
+		int64_t size[64], total = 0, biggest = 0, got[3] = {0}, ng = 0;
+		qt_group_splitter *gs;
+		for (int k = 0; k < nparts; k++)
+			sum += frac[k] = 0.05 + qt_rng_uniform(&r);
+		for (int k = 0; k < nparts; k++)
+			frac[k] /= sum;
+		ngroups = 8 + (int)qt_rng_below(&r, 56);
+		for (int g = 0; g < ngroups; g++) {
+			value[g] = 0.5 * g - 3;
+			size[g] = 1 + (int64_t)qt_rng_below(&r, 30);
+			total += size[g];
+			biggest = size[g] > biggest ? size[g] : biggest;
+		}
+		CHECK_OK(qt_group_splitter_new(&gs, nparts, frac, (uint64_t)trial));
+		add_groups(gs, value, size, ngroups, 1);
+		CHECK_OK(qt_group_splitter_plan(gs));
+		CHECK(qt_group_splitter_ngroups(gs) == ngroups);
+		for (int g = 0; g < ngroups; g++) {
+			int p = qt_group_splitter_part(gs, value[g]);
+			CHECK(p >= 0 && p < nparts);
+			if (p >= 0 && p < nparts)
+				got[p] += size[g];
+		}
+		for (int k = 0; k < nparts; k++) {
+			double d = fabs((double)got[k] - (double)total * frac[k]);
+			CHECK(got[k] == qt_group_splitter_count(gs, k));
+			/* never a whole group above the share */
+			CHECK((double)got[k] - (double)total * frac[k] <
+			      (double)biggest);
+			ng += qt_group_splitter_groups(gs, k);
+			if (!(d < (double)biggest * (nparts - 1))) {
+				printf("# trial %d part %d: %lld samples, target "
+				       "%.1f, largest group %lld\n", trial, k,
+				       (long long)got[k], (double)total * frac[k],
+				       (long long)biggest);
+				test_cur_failed = 1;
+			}
+		}
+		CHECK(ng == ngroups);
+		qt_group_splitter_free(gs);
+	}
+}
+
+/* Equal groups: the split is exact in groups (and so in samples). */
+static void test_equal_groups_exact(void)
+{
+	double value[20];
+	int64_t size[20];
+	qt_group_splitter *gs;
+	for (int g = 0; g < 20; g++) {
+		value[g] = 1000 + g;
+		size[g] = 10;
+	}
+	CHECK_OK(qt_group_splitter_new(&gs, 3, (double[]){0.7, 0.1, 0.2}, 4));
+	add_groups(gs, value, size, 20, 7);
+	CHECK_OK(qt_group_splitter_plan(gs));
+	CHECK(qt_group_splitter_count(gs, 0) == 140);
+	CHECK(qt_group_splitter_count(gs, 1) == 20);
+	CHECK(qt_group_splitter_count(gs, 2) == 40);
+	CHECK(qt_group_splitter_groups(gs, 0) == 14);
+	CHECK(qt_group_splitter_groups(gs, 1) == 2);
+	CHECK(qt_group_splitter_groups(gs, 2) == 4);
+	qt_group_splitter_free(gs);
+}
+
+/* The parts of groups value[] for a seed, the samples in a given order. */
+static void group_parts(uint64_t seed, int step, int *part)
+{
+	double value[30];
+	int64_t size[30];
+	qt_group_splitter *gs;
+	for (int g = 0; g < 30; g++) {
+		value[g] = g * 0.25;
+		size[g] = 1 + g % 4;
+	}
+	CHECK_OK(qt_group_splitter_new(&gs, 2, (double[]){0.8, 0.2}, seed));
+	add_groups(gs, value, size, 30, step);
+	CHECK_OK(qt_group_splitter_plan(gs));
+	for (int g = 0; g < 30; g++)
+		part[g] = qt_group_splitter_part(gs, value[g]);
+	qt_group_splitter_free(gs);
+}
+
+static void test_groups_seeded_order_free(void)
+{
+	int a[30], b[30], c[30];
+	group_parts(9, 1, a);
+	group_parts(9, 7, b); /* the same groups, samples in another order */
+	group_parts(10, 1, c);
+	CHECK(!memcmp(a, b, sizeof a));
+	CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
+/* 10 equal groups, 80/20: over many seeds each group is a test group
+ * about 20% of the time. */
+static void test_groups_chosen_at_random(void)
+{
+	enum { SEEDS = 2000 };
+	int in_test[10] = {0};
+	double value[10];
+	int64_t size[10];
+	for (int g = 0; g < 10; g++) {
+		value[g] = g;
+		size[g] = 5;
+	}
+	for (int seed = 0; seed < SEEDS; seed++) {
+		qt_group_splitter *gs;
+		CHECK_OK(qt_group_splitter_new(&gs, 2, (double[]){0.8, 0.2},
+					       (uint64_t)seed));
+		add_groups(gs, value, size, 10, 1);
+		CHECK_OK(qt_group_splitter_plan(gs));
+		for (int g = 0; g < 10; g++)
+			in_test[g] += qt_group_splitter_part(gs, value[g]) == 1;
+		qt_group_splitter_free(gs);
+	}
+	for (int g = 0; g < 10; g++) /* 400 expected, sd about 18 */
+		if (in_test[g] < 330 || in_test[g] > 470) {
+			printf("# group %d is a test group for %d of %d seeds\n",
+			       g, in_test[g], SEEDS);
+			test_cur_failed = 1;
+		}
+}
+
+static void test_groups_bad_values(void)
+{
+	qt_group_splitter *gs;
+	CHECK(qt_group_splitter_new(&gs, 2, (double[]){0.8, 0.3}, 0) ==
+	      QT_EUSAGE);
+	CHECK(gs == NULL);
+	CHECK_OK(qt_group_splitter_new(&gs, 2, (double[]){0.5, 0.5}, 0));
+	CHECK(qt_group_splitter_add(gs, NAN) == QT_ENUMERIC);
+	CHECK_OK(qt_group_splitter_add(gs, 0.0));
+	CHECK_OK(qt_group_splitter_add(gs, -0.0));
+	CHECK_OK(qt_group_splitter_add(gs, INFINITY));
+	CHECK_OK(qt_group_splitter_plan(gs));
+	CHECK(qt_group_splitter_ngroups(gs) == 2); /* -0 and +0 are one */
+	CHECK(qt_group_splitter_part(gs, -0.0) == qt_group_splitter_part(gs, 0.0));
+	CHECK(qt_group_splitter_part(gs, INFINITY) >= 0);
+	CHECK(qt_group_splitter_part(gs, 1.0) == QT_EFORMAT);
+	CHECK(qt_group_splitter_part(gs, NAN) == QT_EFORMAT);
+	qt_group_splitter_free(gs);
+	/* an empty stream plans to nothing */
+	CHECK_OK(qt_group_splitter_new(&gs, 2, (double[]){0.5, 0.5}, 0));
+	CHECK_OK(qt_group_splitter_plan(gs));
+	CHECK(qt_group_splitter_ngroups(gs) == 0);
+	CHECK(qt_group_splitter_count(gs, 0) == 0);
+	qt_group_splitter_free(gs);
+}
+
 int main(void)
 {
 	RUN(test_exact_at_every_window);
 	RUN(test_seeded);
 	RUN(test_periodic_input_not_copied);
 	RUN(test_rejects_bad_fractions);
+	RUN(test_groups_meet_fractions);
+	RUN(test_equal_groups_exact);
+	RUN(test_groups_seeded_order_free);
+	RUN(test_groups_chosen_at_random);
+	RUN(test_groups_bad_values);
 	return test_done();
 }
