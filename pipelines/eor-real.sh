@@ -26,7 +26,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="${QUANTA_BIN:-$here/bin}:$PATH"
 PY=${PY:-/usr/bin/python3}
-DATA=${DATA:-$here/../shared/data}
+DATA=${DATA:-${QUANTA_DATA:-$here/../shared/data}}
+[ -d "$DATA" ] || DATA=/work/shared/data
 sim="$here/out/eor" out="$here/out/eor-real" epochs=100 seeds="1 2 3" pool=5 boot=2000
 only_a=0
 while getopts "d:o:e:k:p:B:Ah" opt; do
@@ -42,8 +43,9 @@ while getopts "d:o:e:k:p:B:Ah" opt; do
 	*) exit 2 ;;
 	esac
 done
-real="$(cd "$DATA" && pwd)/eor-simfast21-maps.h5"
+real="$DATA/eor-simfast21-maps.h5"
 [ -r "$real" ] || { echo "eor-real.sh: $real not found (set DATA)" >&2; exit 2; }
+real="$(cd "$DATA" && pwd)/eor-simfast21-maps.h5"
 if [ ! -e "$sim/eor.h5" ]; then
 	echo "== no model in $sim: running pipelines/eor.sh -o $sim first" >&2
 	"$here/pipelines/eor.sh" -o "$sim"
