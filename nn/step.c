@@ -41,8 +41,9 @@ struct replica {
 	qt_net *net;
 	double loss[QT_NET_MAX_LOSSES]; /* this step's share of each loss */
 	int64_t rows[CHUNK_ROWS];       /* batch rows of the chunk */
-	int rc;
-	char msg[256];
+	int rc;                         /* the error of chunk bad, */
+	int64_t bad;
+	char msg[256];                  /* and its message */
 };
 
 typedef struct qt_chunks {
@@ -190,9 +191,11 @@ static void replica_task(void *arg, int64_t begin, int64_t end, int chunk)
 			int64_t at = j * CHUNK_ROWS;
 			int64_t n = net->n - at < CHUNK_ROWS ? net->n - at
 							     : CHUNK_ROWS;
-			if ((r->rc = run_chunk(net, r, at, n)) < 0)
+			if ((r->rc = run_chunk(net, r, at, n)) < 0) {
+				r->bad = j;
 				snprintf(r->msg, sizeof r->msg, "%s",
 					 qt_error_message(r->rc));
+			}
 		}
 	}
 }
@@ -233,9 +236,13 @@ static int chunked_step(qt_net *net, const qt_batch *b, const int64_t *idx,
 	c->idx = idx;
 	net->training = 1;
 	qt_pool_for(net->ctx.pool, NREP, replica_task, net);
+	/* The error of the first bad chunk, as a whole batch would say. */
+	const struct replica *first = NULL;
 	for (int r = 0; r < NREP; r++)
-		if (c->rep[r].rc < 0)
-			return qt_error(c->rep[r].rc, "%s", c->rep[r].msg);
+		if (c->rep[r].rc < 0 && (!first || c->rep[r].bad < first->bad))
+			first = &c->rep[r];
+	if (first)
+		return qt_error(first->rc, "%s", first->msg);
 	sum_gradients(net);
 	for (int i = 0; i < net->nlosses; i++) {
 		net->losses[i].value = 0;

@@ -254,7 +254,9 @@ static void test_bad_rows(void)
 	int rc;
 	CHECK(c && w);
 	if (c && w) {
+		/* rows 250 (chunk 3) and 270 (chunk 4, the first replica's) */
 		((float *)b->t[0]->data)[250 * 200 + 17] = NAN;
+		((float *)b->t[0]->data)[270 * 200 + 3] = INFINITY;
 		rc = step(w, h, b, 300, NULL);
 		CHECK(rc == QT_ENUMERIC);
 		snprintf(want, sizeof want, "%s", qt_error_message(rc));
@@ -262,6 +264,7 @@ static void test_bad_rows(void)
 		CHECK(rc == QT_ENUMERIC);
 		CHECK(!strcmp(qt_error_message(rc), want));
 		((float *)b->t[0]->data)[250 * 200 + 17] = 0;
+		((float *)b->t[0]->data)[270 * 200 + 3] = 0;
 		((int64_t *)b->t[2]->data)[299] = 3; /* 3 classes: 0..2 */
 		rc = step(c, h, b, 300, NULL);
 		CHECK(rc == QT_EFORMAT);
