@@ -11,10 +11,12 @@
 #       tested on the same maps, with bootstrap intervals.
 #
 # Usage: pipelines/eor-real.sh [-d SIMDIR] [-o OUTDIR] [-e EPOCHS]
-#                              [-k "SEEDS"] [-p POOL] [-B BOOT] [-A]
+#                              [-k "SEEDS"] [-p POOL] [-l LR] [-c SCHED]
+#                              [-B BOOT] [-A]
 # Defaults: SIMDIR out/eor (made by pipelines/eor.sh if it has no
 # eor.h5), OUTDIR out/eor-real, 100 epochs for the ~23 maps of a half
-# (150 optimizer steps), seeds "1 2 3", pool 5, 2000 bootstrap
+# (150 optimizer steps), seeds "1 2 3", pool 5, Adam lr 0.001 with a
+# cosine schedule (as pipelines/eor.sh), 2000 bootstrap
 # resamples: about 2 minutes on two cores after pipelines/eor.sh.  -A
 # runs (a) and its baseline only (seconds), e.g. for a model per seed:
 #   for s in 1 2 3; do pipelines/eor.sh -s $s -o out/eor-s$s &&
@@ -29,17 +31,19 @@ PY=${PY:-/usr/bin/python3}
 DATA=${DATA:-${QUANTA_DATA:-$here/../shared/data}}
 [ -d "$DATA" ] || DATA=/work/shared/data
 sim="$here/out/eor" out="$here/out/eor-real" epochs=100 seeds="1 2 3" pool=5 boot=2000
-only_a=0
-while getopts "d:o:e:k:p:B:Ah" opt; do
+lr=0.001 sched=cosine only_a=0
+while getopts "d:o:e:k:p:l:c:B:Ah" opt; do
 	case $opt in
 	d) sim=$OPTARG ;;
 	o) out=$OPTARG ;;
 	e) epochs=$OPTARG ;;
 	k) seeds=$OPTARG ;;
 	p) pool=$OPTARG ;;
+	l) lr=$OPTARG ;;
+	c) sched=$OPTARG ;;
 	B) boot=$OPTARG ;;
 	A) only_a=1 ;;
-	h) sed -n '2,23p' "$0"; exit 0 ;;
+	h) sed -n '2,25p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -99,6 +103,7 @@ for a in 0 1; do
 		# the last epoch's; the spread over seeds shows what that costs.
 		quanta train --model "$here/models/eor.net" --set pool="$pool" \
 			-i half$a-n.qs --epochs "$epochs" --seed "$s" -q \
+			--lr "$lr" --schedule "$sched" \
 			--log train-half$a-s$s.jsonl -o eor-half$a-s$s.h5
 		quanta predict --model eor-half$a-s$s.h5 -i half$b-by$a-n.qs \
 			-o pred-half${a}to$b-s$s.qs
