@@ -1,5 +1,7 @@
 /* conv2d.c: 2-D convolution (cross-correlation), forward and backward:
- * a direct vectorised path for small channel counts, im2col + GEMM for
+ * a direct vectorised path for small channel counts, Winograd F(4x4,
+ * 3x3) for 3x3 stride-1 layers with enough channels and pixels
+ * (kernels/conv2d_winograd.c, chosen by conv_wino), im2col + GEMM for
  * the rest.
  *
  *   x (N, Cin, H, W), w (Cout, Cin, KH, KW), b (Cout) or NULL,
@@ -61,6 +63,7 @@
  */
 #ifndef REAL_TEMPLATE
 #include "kernels/cpu.h"
+#include "kernels/conv2d_winograd.h"
 #include "common/threadpool.h"
 
 #include "kernels/vec.h"
@@ -80,6 +83,10 @@
 #define SMALL_GROUP ((int64_t)1 << 15)  /* dw: copies of a sample group */
 #define SMALL_GROUP_MAX 64              /* ... of at most this many */
 #define INLINE_WORK ((int64_t)1 << 16)  /* less runs on the caller */
+#define WINO_MIN_PIXELS 36              /* Winograd: OH * OW at least */
+#define WINO_MIN_CIN 16                 /* ... and Cin at least */
+#define WINO_FEW_CIN 4                  /* ... or this, Cout <= 4 Cin */
+#define WINO_ROW_BYTES ((size_t)8 << 20) /* ... and a tile row at most */
 
 static int conv_direct(const qt_conv2d_geom *g)
 {
@@ -197,11 +204,40 @@ static int64_t conv_thread_off(const qt_conv2d_geom *g, int64_t vl, int chunk)
 	       chunk * conv_thread_elems(g, vl);
 }
 
+/* The Winograd path (kernels/conv2d_winograd.c) for 3x3 stride-1
+ * convolutions, where it is the faster one (measured, docs/KERNELS.md):
+ * outputs of at least WINO_MIN_PIXELS pixels (below, partly used tiles
+ * and the filter transforms of each call eat the gain), not on the
+ * small-channel path (faster on the small images it takes), and at
+ * least WINO_MIN_CIN input channels, or a few with not many more
+ * outputs (the GEMM's depth is Cin; the transforms cost per channel in
+ * and out).  Images so wide that the transforms of one row of tiles
+ * take over WINO_ROW_BYTES keep the GEMM path's bounded workspace. */
+static int conv_wino(const qt_conv2d_geom *g, int64_t vl, qt_conv2d_path path)
+{
+	if (path == QT_CONV2D_DIRECT || !qt_wino_fits(g))
+		return 0;
+	if (path == QT_CONV2D_WINOGRAD)
+		return 1;
+	return g->oh * g->ow >= WINO_MIN_PIXELS && !conv_small(g, vl) &&
+	       (g->cin >= WINO_MIN_CIN ||
+		(g->cin >= WINO_FEW_CIN && g->cout <= 4 * g->cin)) &&
+	       qt_wino_row_bytes(g, (size_t)(QT_VBYTES / vl)) <= WINO_ROW_BYTES;
+}
+
+size_t qt_conv2d_workspace_path(const qt_conv2d_geom *g, int nthreads,
+				size_t elsize, qt_conv2d_path path)
+{
+	int64_t vl = QT_VBYTES / (int64_t)elsize;
+	if (conv_wino(g, vl, path))
+		return qt_wino_workspace(g, nthreads, elsize);
+	return (size_t)conv_thread_off(g, vl, nthreads) * elsize;
+}
+
 size_t qt_conv2d_workspace_cpu(const qt_conv2d_geom *g, int nthreads,
 			       size_t elsize)
 {
-	int64_t vl = QT_VBYTES / (int64_t)elsize;
-	return (size_t)conv_thread_off(g, vl, nthreads) * elsize;
+	return qt_conv2d_workspace_path(g, nthreads, elsize, QT_CONV2D_AUTO);
 }
 
 /* First sample of slot s of ns over n samples (as qt_pool_for splits). */
@@ -769,12 +805,17 @@ static void FN(conv_forward_task)(void *arg, int64_t begin, int64_t end,
 	}
 }
 
-void FN(qt_conv2d_forward)(real *y, const real *x, const real *w,
-			   const real *b, const qt_conv2d_geom *g, void *work,
-			   struct qt_pool *pool)
+void FN(qt_conv2d_forward_path)(real *y, const real *x, const real *w,
+				const real *b, const qt_conv2d_geom *g,
+				void *work, struct qt_pool *pool,
+				qt_conv2d_path path)
 {
 	struct FN(conv_args) a = {.y = y, .x = x, .w = w, .b = b, .g = g,
 				  .work = work};
+	if (conv_wino(g, VL, path)) {
+		FN(qt_wino_forward)(y, x, w, b, g, work, pool);
+		return;
+	}
 	if (conv_small(g, VL)) {
 		struct small s;
 		small_geom(&s, g, VL);
@@ -880,16 +921,20 @@ static void FN(conv_reduce_task)(void *arg, int64_t begin, int64_t end,
 	}
 }
 
-void FN(qt_conv2d_backward)(real *dx, real *dw, real *db, const real *dy,
-			    const real *x, const real *w,
-			    const qt_conv2d_geom *g, void *work,
-			    struct qt_pool *pool)
+void FN(qt_conv2d_backward_path)(real *dx, real *dw, real *db,
+				 const real *dy, const real *x, const real *w,
+				 const qt_conv2d_geom *g, void *work,
+				 struct qt_pool *pool, qt_conv2d_path path)
 {
 	struct FN(conv_args) a = {.dx = dx, .dw = dw, .db = db, .dy = dy,
 				  .x = x, .w = w, .g = g, .work = work};
 	int64_t ns = conv_slots(g, VL);
 	if (g->n == 0)
 		return;
+	if (conv_wino(g, VL, path)) {
+		FN(qt_wino_backward)(dx, dw, db, dy, x, w, g, work, pool);
+		return;
+	}
 	if (conv_small(g, VL)) {
 		struct small s;
 		small_geom(&s, g, VL);
@@ -907,6 +952,22 @@ void FN(qt_conv2d_backward)(real *dx, real *dw, real *db, const real *dy,
 	if (ns > 1 && (dw || db))
 		qt_pool_for(nred * (ns - 1) < INLINE_WORK ? NULL : pool, nred,
 			    FN(conv_reduce_task), &a);
+}
+
+void FN(qt_conv2d_forward)(real *y, const real *x, const real *w,
+			   const real *b, const qt_conv2d_geom *g, void *work,
+			   struct qt_pool *pool)
+{
+	FN(qt_conv2d_forward_path)(y, x, w, b, g, work, pool, QT_CONV2D_AUTO);
+}
+
+void FN(qt_conv2d_backward)(real *dx, real *dw, real *db, const real *dy,
+			    const real *x, const real *w,
+			    const qt_conv2d_geom *g, void *work,
+			    struct qt_pool *pool)
+{
+	FN(qt_conv2d_backward_path)(dx, dw, db, dy, x, w, g, work, pool,
+				    QT_CONV2D_AUTO);
 }
 
 #endif

@@ -62,6 +62,36 @@ void qt_conv2d_backward_f64(double *dx, double *dw, double *db,
 			    const qt_conv2d_geom *g, void *work,
 			    struct qt_pool *pool);
 
+/* The algorithm behind the conv2d kernels.  QT_CONV2D_AUTO chooses by
+ * shape (docs/KERNELS.md), as the functions above do; the others force a
+ * path, for tests and benchmarks: QT_CONV2D_DIRECT the small-channel or
+ * im2col + GEMM path, QT_CONV2D_WINOGRAD Winograd F(4x4, 3x3) wherever it
+ * applies (3x3 kernel, stride 1; DIRECT otherwise).  The workspace must
+ * be qt_conv2d_workspace_path() bytes for the same path. */
+typedef enum qt_conv2d_path {
+	QT_CONV2D_AUTO, QT_CONV2D_DIRECT, QT_CONV2D_WINOGRAD
+} qt_conv2d_path;
+size_t qt_conv2d_workspace_path(const qt_conv2d_geom *g, int nthreads,
+				size_t elsize, qt_conv2d_path path);
+void qt_conv2d_forward_path_f32(float *y, const float *x, const float *w,
+				const float *b, const qt_conv2d_geom *g,
+				void *work, struct qt_pool *pool,
+				qt_conv2d_path path);
+void qt_conv2d_forward_path_f64(double *y, const double *x, const double *w,
+				const double *b, const qt_conv2d_geom *g,
+				void *work, struct qt_pool *pool,
+				qt_conv2d_path path);
+void qt_conv2d_backward_path_f32(float *dx, float *dw, float *db,
+				 const float *dy, const float *x,
+				 const float *w, const qt_conv2d_geom *g,
+				 void *work, struct qt_pool *pool,
+				 qt_conv2d_path path);
+void qt_conv2d_backward_path_f64(double *dx, double *dw, double *db,
+				 const double *dy, const double *x,
+				 const double *w, const qt_conv2d_geom *g,
+				 void *work, struct qt_pool *pool,
+				 qt_conv2d_path path);
+
 /* pool2d geometry: nc planes of (h, w) in, (oh, ow) out, window (kh, kw),
  * stride (sh, sw), no padding. */
 typedef struct qt_pool2d_geom {
