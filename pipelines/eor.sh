@@ -14,8 +14,8 @@
 # swings by 10x from epoch to epoch), keeping the epoch of lowest
 # validation loss, and `--set pool=5` (the seed's network on the maps
 # averaged to 40x40): about 3 minutes on two cores.  -p 1 trains the
-# full network on 200x200 maps (167M parameters): 7 instead of 160
-# samples/s, about 30 minutes on two cores (6 on 16).  -S
+# full network on 200x200 maps (167M parameters): about 16 instead of
+# 160 samples/s on two cores (bench/eor.sh), 15-20 minutes.  -S
 # random splits maps at random (quanta split) instead of by run.  Writes
 # into OUTDIR (default out/eor): streams, checkpoint, training log,
 # metrics as text and JSON, PNG plots, the linear (mean, std) baseline
