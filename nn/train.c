@@ -585,6 +585,9 @@ int qt_train(const qt_train_opts *o)
 		goto out;
 	}
 	early = t.vsrc && o->early_stopping;
+	if (early && o->checkpoint_every && !o->quiet)
+		qt_cli_note("--checkpoint-every is ignored with --early-stopping: "
+			    "the checkpoint is written whenever val_loss improves");
 	/* A checkpoint written with early stopping holds its run's best
 	 * epoch: it stays the best until an epoch of this run beats it. */
 	if (early && resume.path && isfinite(t.best)) {
