@@ -63,6 +63,9 @@ cd "$tmp"
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs," \
      "$(free -g | awk '/^Mem:/ { print $2 }') GB RAM; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pipes: pipe-max-size $(cat /proc/sys/fs/pipe-max-size 2>/dev/null || echo '?') bytes;" \
+     "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?')" \
+     "(quanta splices into pipes only with [always] or [madvise])"
 echo "data: $ROWS x $COLS float32 ($((bytes / 1000000)) MB), $RUNS runs per command, warm page cache"
 if command -v hyperfine > /dev/null; then
 	echo "timer: $(hyperfine --version)"
@@ -192,11 +195,15 @@ function row(key, what) {
 	printf "| %-46s | %6.3f | %6.3f | %6.2f | %5.2f |\n", what, med[key],
 	       min[key], bytes / 1e9 / med[key], med["h5py_chunked"] / med[key]
 }
-function hop(p) {
+function hop(p,   slower) {
 	printf "pipe hop (%s): cat big.qs | inspect vs inspect -i big.qs: %+.0f%%;", p,
 	       100 * (med[p "_cat_inspect"] / med[p "_inspect_file"] - 1)
 	printf " load | inspect vs load -o f.qs, then inspect -i f.qs: %+.0f%%\n",
 	       100 * (med[p "_load_inspect"] / (med[p "_load_file"] + med[p "_inspect_file"]) - 1)
+	# Two stages on two CPUs at best take as long as the slower alone.
+	slower = med[p "_load"] > med[p "_inspect_file"] ? med[p "_load"] : med[p "_inspect_file"]
+	printf "pipe hop between stages (%s): load | inspect vs the slower of load > /dev/null" \
+	       " and inspect -i big.qs: %+.0f%%\n", p, 100 * (med[p "_load_inspect"] / slower - 1)
 }
 END {
 	print ""

@@ -8,6 +8,10 @@
  * tensor, plus "NAME.ptr" offsets for ragged fields; the end map is
  * {"quanta.end": {"batches": B, "samples": S}}; a writer that fails after
  * starting a socket stream sends {"quanta.abort": "reason"} instead.
+ *
+ * A tensor's data is copied out of its bin into an aligned buffer
+ * (msgpack bins are not aligned), unless the reader already read the bin's
+ * body into one of its own (qt_detached): the tensor then takes that over.
  */
 #include "common/codec.h"
 #include "common/error.h"
@@ -93,10 +97,33 @@ int qt_pack_abort(msgpack_packer *pk, const char *reason)
 	return 0;
 }
 
+/* The detached bin bodies of the message being decoded (may be none). */
+struct detached {
+	const char *base; /* the message */
+	qt_detached *d;
+	int n;
+};
+
+/* The detached body of bin `o`, or NULL.  Only a bin that the reader
+ * detached starts at its body's offset: it is the same object. */
+static qt_detached *find_detached(const struct detached *det,
+				  const msgpack_object *o)
+{
+	if (!det || o->type != MSGPACK_OBJECT_BIN)
+		return NULL;
+	for (int i = 0; i < det->n; i++)
+		if (det->d[i].data &&
+		    o->via.bin.ptr == det->base + det->d[i].off &&
+		    o->via.bin.size == det->d[i].len)
+			return &det->d[i];
+	return NULL;
+}
+
 /* Decode one msgpack-numpy map into a new tensor; `name` for messages. */
 static int decode_tensor(const msgpack_object *o, const char *name,
-			 qt_tensor **out)
+			 const struct detached *det, qt_tensor **out)
 {
+	qt_detached *dd;
 	const msgpack_object *type = NULL, *shape = NULL, *data = NULL;
 	int nd = 0;
 	qt_dtype dt;
@@ -158,6 +185,17 @@ static int decode_tensor(const msgpack_object *o, const char *name,
 		return qt_error(QT_EFORMAT, "field '%s': %u data bytes do not "
 				"match its shape and dtype %s", name,
 				data->via.bin.size, qt_dtype_name(dt));
+	if ((dd = find_detached(det, data))) {
+		/* The bytes are already in an aligned buffer (its data may
+		 * only be read from there). */
+		if (!(t = malloc(sizeof *t)))
+			return qt_error(QT_ENOMEM, "out of memory");
+		*t = qt_tensor_wrap(dt, ndim, dims, dd->data);
+		t->owns = 1;
+		dd->data = NULL;
+		*out = t;
+		return 0;
+	}
 	t = qt_tensor_new(dt, ndim, dims);
 	if (!t)
 		return QT_ENOMEM;
@@ -168,7 +206,7 @@ static int decode_tensor(const msgpack_object *o, const char *name,
 }
 
 static int decode_batch(const msgpack_object *o, const qt_header *h,
-			qt_batch **out)
+			const struct detached *det, qt_batch **out)
 {
 	qt_batch *b;
 	int rc = 0, nfixed = 0;
@@ -209,7 +247,7 @@ static int decode_batch(const msgpack_object *o, const qt_header *h,
 			rc = qt_error(QT_EFORMAT, "batch repeats field '%s'", name);
 			break;
 		}
-		rc = decode_tensor(v, name, slot);
+		rc = decode_tensor(v, name, det, slot);
 	}
 	if (!rc) {
 		/* Sample count: leading dim of fixed fields, else ptr size. */
@@ -260,8 +298,9 @@ static int decode_batch(const msgpack_object *o, const qt_header *h,
 	return 0;
 }
 
-int qt_decode_object(const msgpack_object *o, const qt_header *h0,
-		     qt_header **h, qt_batch **b)
+static int decode_object(const msgpack_object *o, const qt_header *h0,
+			 const struct detached *det, qt_header **h,
+			 qt_batch **b)
 {
 	int rc;
 	if (o->type != MSGPACK_OBJECT_MAP)
@@ -290,8 +329,14 @@ int qt_decode_object(const msgpack_object *o, const qt_header *h0,
 			return 3;
 		}
 	}
-	rc = decode_batch(o, h0, b);
+	rc = decode_batch(o, h0, det, b);
 	return rc < 0 ? rc : 2;
+}
+
+int qt_decode_object(const msgpack_object *o, const qt_header *h0,
+		     qt_header **h, qt_batch **b)
+{
+	return decode_object(o, h0, NULL, h, b);
 }
 
 size_t qt_max_message(void)
@@ -306,8 +351,9 @@ size_t qt_max_message(void)
 	return (size_t)4 << 30;
 }
 
-int qt_decode_message(const void *buf, size_t len, const qt_header *h0,
-		      qt_header **h, qt_batch **b)
+static int decode_message(const void *buf, size_t len, const qt_header *h0,
+			  const struct detached *det, qt_header **h,
+			  qt_batch **b)
 {
 	msgpack_unpacked u;
 	size_t off = 0, flen;
@@ -321,7 +367,7 @@ int qt_decode_message(const void *buf, size_t len, const qt_header *h0,
 	msgpack_unpacked_init(&u);
 	switch (msgpack_unpack_next(&u, buf, len, &off)) {
 	case MSGPACK_UNPACK_SUCCESS:
-		rc = qt_decode_object(&u.data, h0, h, b);
+		rc = decode_object(&u.data, h0, det, h, b);
 		break;
 	case MSGPACK_UNPACK_NOMEM_ERROR:
 		rc = qt_error(QT_ENOMEM, "out of memory decoding a message");
@@ -331,4 +377,18 @@ int qt_decode_message(const void *buf, size_t len, const qt_header *h0,
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
+}
+
+int qt_decode_message(const void *buf, size_t len, const qt_header *h0,
+		      qt_header **h, qt_batch **b)
+{
+	return decode_message(buf, len, h0, NULL, h, b);
+}
+
+int qt_decode_message_detached(const void *buf, size_t len,
+			       const qt_header *h0, qt_header **h,
+			       qt_batch **b, qt_detached *d, int nd)
+{
+	struct detached det = {.base = buf, .d = d, .n = nd};
+	return decode_message(buf, len, h0, nd ? &det : NULL, h, b);
 }

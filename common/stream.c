@@ -6,7 +6,9 @@
  * data of GATHER_REF bytes or more is only pointed at, so a batch goes
  * out with one writev and its data is never copied in user space (the
  * pointers are valid until qt_writer_write returns, which is when the
- * message has been sent).
+ * message has been sent).  The reader reads large tensor data straight
+ * into the tensors' own aligned buffers (qt_chan_recv_detached), so a
+ * batch's data is copied once, by the kernel.
  */
 #include "common/stream.h"
 #include "common/codec.h"
@@ -97,10 +99,11 @@ int qt_reader_next(qt_reader *r, qt_batch **b)
 {
 	const uint8_t *p;
 	size_t len;
-	int rc;
+	qt_detached *d;
+	int rc, nd;
 	if (r->ended)
 		return 0;
-	rc = qt_chan_recv(r->ch, &p, &len);
+	rc = qt_chan_recv_detached(r->ch, &p, &len, &d, &nd);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -112,7 +115,7 @@ int qt_reader_next(qt_reader *r, qt_batch **b)
 		r->ended = 1;
 		return 0;
 	}
-	rc = qt_decode_message(p, len, r->h, NULL, b);
+	rc = qt_decode_message_detached(p, len, r->h, NULL, b, d, nd);
 	if (rc < 0)
 		return qt_error_prefix(rc, "batch %llu: ",
 				       (unsigned long long)r->batches + 1);

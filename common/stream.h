@@ -156,4 +156,28 @@ int qt_decode_message(const void *buf, size_t len, const qt_header *h0,
 /* Largest message accepted (bytes): QUANTA_MAX_MESSAGE or 4 GiB. */
 size_t qt_max_message(void);
 
+/* ---- internals of the reader: stream.c, endpoint.c and codec.c ---- */
+
+/* The body of a large tensor "data" bin that a byte-stream reader read
+ * straight into an aligned buffer of its own (from qt_alloc) instead of
+ * into the message: bytes off .. off+len-1 of the message were never
+ * written; `data` holds them. */
+typedef struct qt_detached {
+	size_t off, len;
+	void *data;
+} qt_detached;
+
+struct qt_chan;
+/* qt_chan_recv (common/endpoint.h) for the messages after a header: the
+ * bodies of large "data" bins of tensor maps may arrive detached, listed
+ * in (*d)[0 .. *nd-1] until the next call.  A decoder that keeps d[i].data
+ * sets it to NULL; the channel frees the others. */
+int qt_chan_recv_detached(struct qt_chan *c, const uint8_t **p, size_t *len,
+			  qt_detached **d, int *nd);
+/* qt_decode_message for such a message: a tensor whose data is d[i] takes
+ * d[i].data over (and sets it to NULL) instead of copying it. */
+int qt_decode_message_detached(const void *buf, size_t len,
+			       const qt_header *h0, qt_header **h,
+			       qt_batch **b, qt_detached *d, int nd);
+
 #endif
