@@ -49,28 +49,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# cpu_ticks: "idle total" jiffies of all CPUs so far (/proc/stat)
-cpu_ticks() {
-	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat
-}
-
-# wait_idle: with IDLE=P, wait until the CPUs were P% idle over 5 s.
-wait_idle() {
-	[ -n "${IDLE:-}" ] || return 0
-	waited=0
-	while :; do
-		a=$(cpu_ticks)
-		sleep 5
-		b=$(cpu_ticks)
-		echo "$a $b" | awk -v p="$IDLE" '{ exit !(($3 - $1) >= p / 100 * ($4 - $2)) }' &&
-			return 0
-		waited=$((waited + 5))
-		if [ "$waited" -ge "${IDLE_WAIT:-300}" ]; then
-			echo "bench/eor.sh: CPUs still busy after ${waited} s; timing anyway" >&2
-			return 0
-		fi
-	done
-}
+. "$(dirname "$0")/idle.sh"
 
 # run NAME COMMAND...: the program's result line plus time_rss_kb=N
 run() {
