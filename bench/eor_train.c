@@ -28,6 +28,7 @@
 #include "common/threadpool.h"
 #include "nn/net.h"
 #include "nn/optim.h"
+#include "bench/bench.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -36,46 +37,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define MAX_RUNS 256
+#define MAX_RUNS BENCH_MAX_RUNS
 
 struct opts {
 	const char *model;
 	int threads, batch, batches, steps, runs, warmup, size;
 	long seed;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[MAX_RUNS];
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static long parse_int(const char *s, const char *name, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi) {
-		fprintf(stderr, "eor_train: %s must be an integer in [%ld, "
-			"%ld], not '%s'\n", name, lo, hi, s);
-		exit(2);
-	}
-	return v;
-}
 
 static void usage(FILE *f)
 {
@@ -116,14 +84,14 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o.threads = (int)parse_int(optarg, "--threads", 1, 256); break;
-		case 'b': o.batch = (int)parse_int(optarg, "--batch", 2, 1 << 16); break;
-		case 'B': o.batches = (int)parse_int(optarg, "--batches", 1, 1000); break;
-		case 's': o.steps = (int)parse_int(optarg, "--steps", 1, 1 << 16); break;
-		case 'r': o.runs = (int)parse_int(optarg, "--runs", 1, MAX_RUNS); break;
-		case 'w': o.warmup = (int)parse_int(optarg, "--warmup", 0, 1 << 16); break;
-		case 'S': o.seed = parse_int(optarg, "--seed", 0, 1L << 62); break;
-		case 'z': o.size = (int)parse_int(optarg, "--size", 8, 4096); break;
+		case 't': o.threads = (int)bench_int("eor_train", optarg, "--threads", 1, 256); break;
+		case 'b': o.batch = (int)bench_int("eor_train", optarg, "--batch", 2, 1 << 16); break;
+		case 'B': o.batches = (int)bench_int("eor_train", optarg, "--batches", 1, 1000); break;
+		case 's': o.steps = (int)bench_int("eor_train", optarg, "--steps", 1, 1 << 16); break;
+		case 'r': o.runs = (int)bench_int("eor_train", optarg, "--runs", 1, MAX_RUNS); break;
+		case 'w': o.warmup = (int)bench_int("eor_train", optarg, "--warmup", 0, 1 << 16); break;
+		case 'S': o.seed = bench_int("eor_train", optarg, "--seed", 0, 1L << 62); break;
+		case 'z': o.size = (int)bench_int("eor_train", optarg, "--size", 8, 4096); break;
 		case 'm': o.model = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -200,36 +168,36 @@ int main(int argc, char **argv)
 
 	for (int r = -1, step = 0, k = 0; r < o.runs; r++) {
 		int n = r < 0 ? o.warmup : o.steps;
-		double t0 = now();
+		double t0 = bench_now();
 		for (int s = 0; s < n; s++, step++) {
-			double a = now(), b, c2;
+			double a = bench_now(), b, c2;
 			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
 					      o.batch)) < 0 ||
 			    (rc = qt_net_forward(net, 1, &loss)) < 0)
 				goto out;
-			b = now();
+			b = bench_now();
 			qt_net_zero_grad(net);
 			if ((rc = qt_net_backward(net)) < 0)
 				goto out;
-			c2 = now();
+			c2 = bench_now();
 			if ((rc = qt_optim_step(&opt, net)) < 0)
 				goto out;
 			if (r >= 0) {
 				fwd[k] = b - a;
 				bwd[k] = c2 - b;
-				upd[k++] = now() - c2;
+				upd[k++] = bench_now() - c2;
 			}
 		}
 		if (r >= 0)
-			train[r] = (double)n * o.batch / (now() - t0);
+			train[r] = (double)n * o.batch / (bench_now() - t0);
 	}
 	getrusage(RUSAGE_SELF, &ru);
 
 	printf("quanta threads=%d size=%d batch=%d train_sps=%.3f fwd_s=%.3f "
 	       "bwd_s=%.3f opt_s=%.3f rss_kb=%ld arena_kb=%zu "
 	       "params=%lld loss=%.4g train_runs=[", o.threads, o.size,
-	       o.batch, median(train, o.runs), median(fwd, nsteps),
-	       median(bwd, nsteps), median(upd, nsteps), ru.ru_maxrss,
+	       o.batch, bench_median(train, o.runs), bench_median(fwd, nsteps),
+	       bench_median(bwd, nsteps), bench_median(upd, nsteps), ru.ru_maxrss,
 	       net->arena_bytes / 1024,
 	       (long long)qt_net_count_params(net, NULL), loss);
 	for (int r = 0; r < o.runs; r++)

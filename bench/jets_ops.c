@@ -12,6 +12,7 @@
 #include "common/rng.h"
 #include "common/threadpool.h"
 #include "kernels/kernels.h"
+#include "bench/bench.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,19 +21,6 @@
 #include <time.h>
 
 #define MAXREPS 101
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static qt_tensor *rnd(qt_rng *rng, int ndim, const int64_t *shape)
 {
@@ -144,7 +132,7 @@ int main(int argc, char **argv)
 		if (only && !strstr(ops[o].name, only))
 			continue;
 		for (int r = 0; r < reps; r++) {
-			double t0 = now();
+			double t0 = bench_now();
 			int rc = 0;
 			switch (ops[o].id) {
 			case 0: rc = qt_conv2d_forward(c1, x0, w1, b1, &valid, work, wb, &ctx); break;
@@ -169,9 +157,9 @@ int main(int argc, char **argv)
 					qt_error_message(rc));
 				return 1;
 			}
-			t[r] = now() - t0;
+			t[r] = bench_now() - t0;
 		}
-		qsort(t, (size_t)reps, sizeof *t, cmp_double);
+		qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
 		if (ops[o].id < 14)
 			total += t[reps / 2];
 		printf("%-24s %9.1f us %8.1f ns/sample\n", ops[o].name,

@@ -28,6 +28,7 @@
 #include "common/threadpool.h"
 #include "nn/net.h"
 #include "nn/optim.h"
+#include "bench/bench.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -41,39 +42,6 @@ struct opts {
 	double warmup;
 	long seed;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[256];
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static long parse_int(const char *s, const char *name, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi) {
-		fprintf(stderr, "jets_train: %s must be an integer in [%ld, "
-			"%ld], not '%s'\n", name, lo, hi, s);
-		exit(2);
-	}
-	return v;
-}
 
 static void usage(FILE *f)
 {
@@ -127,19 +95,19 @@ int main(int argc, char **argv)
 	qt_batch **data = NULL;
 	qt_optim opt;
 	qt_rng rng;
-	double train[256], infer[256], loss = 0;
+	double train[BENCH_MAX_RUNS], infer[BENCH_MAX_RUNS], loss = 0;
 	int c, rc = 0;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o.threads = (int)parse_int(optarg, "--threads", 1, 256); break;
-		case 'b': o.batch = (int)parse_int(optarg, "--batch", 1, 1 << 20); break;
-		case 'B': o.batches = (int)parse_int(optarg, "--batches", 1, 1000); break;
-		case 's': o.steps = (int)parse_int(optarg, "--steps", 1, 1 << 20); break;
-		case 'r': o.runs = (int)parse_int(optarg, "--runs", 1, 256); break;
-		case 'w': o.warmup = (double)parse_int(optarg, "--warmup", 0, 3600); break;
-		case 'S': o.seed = parse_int(optarg, "--seed", 0, 1L << 62); break;
+		case 't': o.threads = (int)bench_int("jets_train", optarg, "--threads", 1, 256); break;
+		case 'b': o.batch = (int)bench_int("jets_train", optarg, "--batch", 1, 1 << 20); break;
+		case 'B': o.batches = (int)bench_int("jets_train", optarg, "--batches", 1, 1000); break;
+		case 's': o.steps = (int)bench_int("jets_train", optarg, "--steps", 1, 1 << 20); break;
+		case 'r': o.runs = (int)bench_int("jets_train", optarg, "--runs", 1, BENCH_MAX_RUNS); break;
+		case 'w': o.warmup = (double)bench_int("jets_train", optarg, "--warmup", 0, 3600); break;
+		case 'S': o.seed = bench_int("jets_train", optarg, "--seed", 0, 1L << 62); break;
 		case 'm': o.model = optarg; break;
 		case 'W': o.whole = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -204,8 +172,8 @@ int main(int argc, char **argv)
 
 	/* Training: run -1 is the warm-up, steps until o.warmup seconds. */
 	for (int r = -1, step = 0; r < o.runs; r++) {
-		double t0 = now();
-		for (int s = 0; r < 0 ? s < 1 || now() - t0 < o.warmup
+		double t0 = bench_now();
+		for (int s = 0; r < 0 ? s < 1 || bench_now() - t0 < o.warmup
 				      : s < o.steps; s++, step++) {
 			if ((rc = qt_net_train_step(net, data[step % o.batches],
 						     NULL, o.batch, &loss)) < 0 ||
@@ -213,12 +181,12 @@ int main(int argc, char **argv)
 				goto out;
 		}
 		if (r >= 0)
-			train[r] = (double)o.steps * o.batch / (now() - t0);
+			train[r] = (double)o.steps * o.batch / (bench_now() - t0);
 	}
 	/* Inference. */
 	for (int r = -1, step = 0; r < o.runs; r++) {
-		double t0 = now();
-		for (int s = 0; r < 0 ? s < 1 || now() - t0 < o.warmup
+		double t0 = bench_now();
+		for (int s = 0; r < 0 ? s < 1 || bench_now() - t0 < o.warmup
 				      : s < o.steps; s++, step++) {
 			if ((rc = qt_net_load(net, data[step % o.batches], NULL,
 					      o.batch)) < 0 ||
@@ -226,12 +194,12 @@ int main(int argc, char **argv)
 				goto out;
 		}
 		if (r >= 0)
-			infer[r] = (double)o.steps * o.batch / (now() - t0);
+			infer[r] = (double)o.steps * o.batch / (bench_now() - t0);
 	}
 
 	printf("quanta threads=%d train_sps=%.0f infer_sps=%.0f fwd_flops=%.0f "
-	       "loss=%.4f train_runs=[", o.threads, median(train, o.runs),
-	       median(infer, o.runs), forward_flops(net), loss);
+	       "loss=%.4f train_runs=[", o.threads, bench_median(train, o.runs),
+	       bench_median(infer, o.runs), forward_flops(net), loss);
 	for (int r = 0; r < o.runs; r++)
 		printf("%s%.0f", r ? "," : "", train[r]);
 	printf("] infer_runs=[");
