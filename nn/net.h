@@ -172,10 +172,10 @@ void qt_net_zero_grad(qt_net *net);
  * in the core's cache, the chunks spread over the pool's threads, each
  * chunk on a replica of the network (nn/step.c).  The chunks and the
  * order their gradients are summed in depend on the batch size only, so
- * the result is the same for every thread count.  Afterwards the inputs,
- * targets, losses' predictions and outputs hold the whole batch's
- * values, as after qt_net_load and qt_net_forward; other activations
- * are not valid. */
+ * the result is the same for every thread count.  Afterwards the targets,
+ * losses' predictions and outputs hold the whole batch's values, as
+ * after qt_net_load and qt_net_forward; the inputs and other
+ * activations are not valid. */
 int qt_net_train_step(qt_net *net, const qt_batch *b, const int64_t *idx,
 		      int64_t n, double *loss);
 /* Whether net runs its training steps in chunks (for reports). */

@@ -132,14 +132,11 @@ static void sync_weights(qt_net *rep, const qt_net *net)
 		}
 }
 
-/* The values the caller may read after the step: inputs, targets,
- * losses' predictions and outputs, rows [at, at + n). */
+/* The values the caller may read after the step: targets, losses'
+ * predictions and outputs, rows [at, at + n). */
 static void copy_results_back(qt_net *net, const qt_net *rep, int64_t at,
 			      int64_t n)
 {
-	for (int i = 0; i < net->nnodes; i++)
-		if (!net->nodes[i].layer)
-			copy_rows(net->nodes[i].out, at, rep->nodes[i].out, 0, n);
 	for (int t = 0; t < net->ntargets; t++)
 		if (net->targets[t].value)
 			copy_rows(net->targets[t].value, at, rep->targets[t].value,
